@@ -152,6 +152,15 @@ export class SimulatedFileSystem implements FileSystem {
   }
 }
 
+/** Runs `fn` and turns a throw into a rejection, as a real async filesystem call would. */
+function attempt<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
 class SimFileHandle implements FileHandle {
   constructor(
     private readonly fs: SimulatedFileSystem,
@@ -161,7 +170,7 @@ class SimFileHandle implements FileHandle {
   ) {}
 
   write(data: Buffer | readonly Buffer[], position: number): Promise<number> {
-    try {
+    return attempt(() => {
       this.fs.checkAlive(this.generation, this.path);
       const bytes = Buffer.isBuffer(data) ? data : Buffer.concat(data);
       const end = position + bytes.length;
@@ -175,49 +184,37 @@ class SimFileHandle implements FileHandle {
         this.file.data = Buffer.from(this.file.data);
       }
       bytes.copy(this.file.data, position);
-      return Promise.resolve(bytes.length);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+      return bytes.length;
+    });
   }
   read(into: Buffer, offset: number, length: number, position: number): Promise<number> {
-    try {
+    return attempt(() => {
       this.fs.checkAlive(this.generation, this.path);
       const n = Math.max(0, Math.min(length, this.file.data.length - position));
       this.file.data.copy(into, offset, position, position + n);
-      return Promise.resolve(n);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+      return n;
+    });
   }
   datasync(): Promise<void> {
-    try {
+    return attempt(() => {
       this.fs.checkAlive(this.generation, this.path);
       this.fs.beforeSync(this.path);
       this.file.durable = this.file.data;
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    });
   }
   truncate(length: number): Promise<void> {
-    try {
+    return attempt(() => {
       this.fs.checkAlive(this.generation, this.path);
       const next = Buffer.alloc(length);
       this.file.data.copy(next, 0, 0, Math.min(length, this.file.data.length));
       this.file.data = next;
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    });
   }
   size(): Promise<number> {
-    try {
+    return attempt(() => {
       this.fs.checkAlive(this.generation, this.path);
-      return Promise.resolve(this.file.data.length);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+      return this.file.data.length;
+    });
   }
   close(): Promise<void> {
     return Promise.resolve();
