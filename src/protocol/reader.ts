@@ -21,6 +21,8 @@ export class DecodeError extends Error {
 }
 
 const TWO_POW_32 = 2 ** 32;
+/** Bits of a varlong accumulated in a double before switching to BigInt (7 bytes). */
+const VARLONG_NUMBER_BITS = 49;
 
 export class Reader {
   offset: number;
@@ -98,18 +100,26 @@ export class Reader {
     const u = this.uvarint();
     return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
   }
-  /** Zig-zag signed varlong, as a number (record timestamps and offsets deltas fit). */
+  /**
+   * Zig-zag signed varlong, as a number: exact for every safe integer (record timestamps
+   * and offset deltas are far smaller), at most 10 bytes.
+   */
   varlong(): number {
     let value = 0;
-    let shift = 0;
-    for (;;) {
+    // The first 7 bytes carry 49 bits, which a double holds exactly.
+    for (let shift = 0; shift < VARLONG_NUMBER_BITS; shift += 7) {
       const byte = this.buf.readUInt8(this.need(1));
       value += (byte & 0x7f) * 2 ** shift;
-      if ((byte & 0x80) === 0) break;
-      shift += 7;
-      if (shift > 63) throw new DecodeError('varlong longer than 10 bytes');
+      if ((byte & 0x80) === 0) return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
     }
-    return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
+    // A longer one finishes in BigInt so that zig-zag decoding stays exact near ±2^53.
+    let big = BigInt(value);
+    for (let shift = BigInt(VARLONG_NUMBER_BITS); shift < 70n; shift += 7n) {
+      const byte = this.buf.readUInt8(this.need(1));
+      big |= BigInt(byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) return Number((big >> 1n) ^ -(big & 1n));
+    }
+    throw new DecodeError('varlong longer than 10 bytes');
   }
 
   view(n: number): Buffer {

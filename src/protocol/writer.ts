@@ -9,6 +9,7 @@
  * Like Reader, `flexible` selects the compact forms and real tagged-field sections.
  */
 const TWO_POW_32 = 2 ** 32;
+const TWO_POW_52 = 2 ** 52;
 /** Byte arrays at least this long are referenced, not copied. */
 const REFERENCE_BYTES_MIN = 4096;
 
@@ -55,23 +56,30 @@ export class Writer {
     }
   }
 
+  // Every write reserves its room before it touches `this.scratch`: room() may replace the
+  // scratch buffer, and `this.scratch.writeX(v, this.room(n))` would evaluate the old buffer
+  // first and write into it (corrupting an already handed-over chunk).
   int8(v: number): this {
-    this.scratch.writeInt8(v, this.room(1));
+    const at = this.room(1);
+    this.scratch.writeInt8(v, at);
     return this;
   }
   bool(v: boolean): this {
     return this.int8(v ? 1 : 0);
   }
   int16(v: number): this {
-    this.scratch.writeInt16BE(v, this.room(2));
+    const at = this.room(2);
+    this.scratch.writeInt16BE(v, at);
     return this;
   }
   int32(v: number): this {
-    this.scratch.writeInt32BE(v, this.room(4));
+    const at = this.room(4);
+    this.scratch.writeInt32BE(v, at);
     return this;
   }
   uint32(v: number): this {
-    this.scratch.writeUInt32BE(v, this.room(4));
+    const at = this.room(4);
+    this.scratch.writeUInt32BE(v, at);
     return this;
   }
   int64(v: number): this {
@@ -82,7 +90,8 @@ export class Writer {
     return this;
   }
   float64(v: number): this {
-    this.scratch.writeDoubleBE(v, this.room(8));
+    const at = this.room(8);
+    this.scratch.writeDoubleBE(v, at);
     return this;
   }
   uuid(v: Buffer | null): this {
@@ -94,17 +103,32 @@ export class Writer {
   uvarint(v: number): this {
     let value = v;
     while (value >= 0x80) {
-      this.scratch[this.room(1)] = (value % 0x80) | 0x80;
+      const at = this.room(1);
+      this.scratch[at] = (value % 0x80) | 0x80;
       value = Math.floor(value / 0x80);
     }
-    this.scratch[this.room(1)] = value;
+    const at = this.room(1);
+    this.scratch[at] = value;
     return this;
   }
   varint(v: number): this {
     return this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
   }
+  /** Zig-zag signed varlong; exact for every safe integer (±(2^53 − 1)). */
   varlong(v: number): this {
-    return this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
+    // Zig-zag doubles the magnitude; from 2^52 on the result no longer fits a double
+    // exactly, so those (rare) values are encoded through BigInt.
+    if (Math.abs(v) < TWO_POW_52) return this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
+    const signed = BigInt(v);
+    let zigzag = (signed << 1n) ^ (signed >> 63n);
+    while (zigzag >= 0x80n) {
+      const at = this.room(1);
+      this.scratch[at] = Number(zigzag & 0x7fn) | 0x80;
+      zigzag >>= 7n;
+    }
+    const at = this.room(1);
+    this.scratch[at] = Number(zigzag);
+    return this;
   }
 
   /** Raw bytes without a length prefix; large ones are referenced, not copied. */
@@ -114,7 +138,8 @@ export class Writer {
       this.chunks.push(bytes);
       this.chunkedBytes += bytes.length;
     } else {
-      bytes.copy(this.scratch, this.room(bytes.length));
+      const at = this.room(bytes.length);
+      bytes.copy(this.scratch, at);
     }
     return this;
   }
@@ -132,7 +157,8 @@ export class Writer {
     }
     const n = Buffer.byteLength(v, 'utf8');
     this.lengthPrefix(n, 'int16');
-    this.scratch.write(v, this.room(n), n, 'utf8');
+    const at = this.room(n);
+    this.scratch.write(v, at, n, 'utf8');
     return this;
   }
   string(v: string): this {
