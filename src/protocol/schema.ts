@@ -21,6 +21,11 @@ export interface Prim<T> {
   read(r: Reader): T;
   write(w: Writer, v: T): void;
   readonly zero: T;
+  /**
+   * For a nullable type: the non-null empty value, written in place of null at versions
+   * where the field may not yet be null (see `nullableSince`).
+   */
+  readonly empty?: T;
 }
 export interface ArrayType<E extends Type, N extends boolean = boolean> {
   readonly kind: 'array';
@@ -43,6 +48,12 @@ export interface Field<T extends Type = Type> {
   readonly since: number;
   readonly until: number;
   readonly default: unknown;
+  /**
+   * First version where a nullable prim field may carry null (Kafka's `nullableVersions`
+   * when they start later than the field). Below it, null is written as the type's empty
+   * value. Arrays say this on their type instead (`nullableArray(item, since)`).
+   */
+  readonly nullableSince: number;
 }
 export type Fields = Readonly<Record<string, Field>>;
 
@@ -57,12 +68,8 @@ export type TypeOf<T> =
         ? { -readonly [K in keyof F]: TypeOf<F[K]['type']> }
         : never;
 
-const prim = <T>(read: (r: Reader) => T, write: (w: Writer, v: T) => void, zero: T): Prim<T> => ({
-  kind: 'prim',
-  read,
-  write,
-  zero,
-});
+const prim = <T>(read: (r: Reader) => T, write: (w: Writer, v: T) => void, zero: T, empty?: T): Prim<T> =>
+  empty === undefined ? { kind: 'prim', read, write, zero } : { kind: 'prim', read, write, zero, empty };
 
 export const int8 = prim((r) => r.int8(), (w, v) => w.int8(v), 0);
 export const int16 = prim((r) => r.int16(), (w, v) => w.int16(v), 0);
@@ -72,9 +79,9 @@ export const int64 = prim((r) => r.int64(), (w, v) => w.int64(v), 0);
 export const float64 = prim((r) => r.float64(), (w, v) => w.float64(v), 0);
 export const bool = prim((r) => r.bool(), (w, v) => w.bool(v), false);
 export const string = prim((r) => r.string(), (w, v) => w.string(v), '');
-export const nullableString = prim<string | null>((r) => r.nullableString(), (w, v) => w.nullableString(v), null);
+export const nullableString = prim<string | null>((r) => r.nullableString(), (w, v) => w.nullableString(v), null, '');
 export const bytes = prim((r) => r.bytes(), (w, v) => w.bytes(v), Buffer.alloc(0));
-export const nullableBytes = prim<Buffer | null>((r) => r.nullableBytes(), (w, v) => w.nullableBytes(v), null);
+export const nullableBytes = prim<Buffer | null>((r) => r.nullableBytes(), (w, v) => w.nullableBytes(v), null, Buffer.alloc(0));
 export const uuid = prim((r) => r.uuid(), (w, v) => w.uuid(v), Buffer.alloc(16));
 /**
  * The `records` type: a nullable byte blob holding record batches. Decoded as a view
@@ -95,6 +102,7 @@ export const records = prim<RecordsValue>(
     for (const c of v) w.raw(c);
   },
   null,
+  Buffer.alloc(0),
 );
 
 export function array<E extends Type>(item: E): ArrayType<E, false> {
@@ -112,10 +120,26 @@ interface FieldOptions {
   since?: number;
   until?: number;
   default?: unknown;
+  nullableSince?: number;
 }
-/** A field present in versions [since, until]; `default` is what absent versions decode to. */
+/**
+ * A field present in versions [since, until]; `default` is what absent versions decode to
+ * (the type's zero when not given; null is a default too). `nullableSince`: see Field.
+ */
 export function f<T extends Type>(type: T, opts: FieldOptions = {}): Field<T> {
-  return { type, since: opts.since ?? 0, until: opts.until ?? Infinity, default: opts.default };
+  return {
+    type,
+    since: opts.since ?? 0,
+    until: opts.until ?? Infinity,
+    default: opts.default,
+    nullableSince: opts.nullableSince ?? 0,
+  };
+}
+
+/** What a field decodes to at a version that does not carry it. */
+export function defaultOf(field: Field): unknown {
+  // `undefined` means "no default given"; null is a real default of nullable fields.
+  return field.default !== undefined ? field.default : zeroOf(field.type);
 }
 
 function zeroOf(t: Type): unknown {
@@ -126,7 +150,7 @@ function zeroOf(t: Type): unknown {
       return [];
     case 'struct': {
       const out: Record<string, unknown> = {};
-      for (const [name, field] of t.entries) out[name] = field.default ?? zeroOf(field.type);
+      for (const [name, field] of t.entries) out[name] = defaultOf(field);
       return out;
     }
   }
@@ -144,7 +168,7 @@ function readType(t: Type, r: Reader, version: number): unknown {
         out[name] =
           version >= field.since && version <= field.until
             ? readType(field.type, r, version)
-            : (field.default ?? zeroOf(field.type));
+            : defaultOf(field);
       }
       r.tags();
       return out;
@@ -171,7 +195,10 @@ function writeType(t: Type, w: Writer, v: unknown, version: number): void {
         if (version < field.since || version > field.until) continue;
         // Only an absent property takes the default: null is a value of nullable types.
         const given = obj[name];
-        const value = given === undefined ? (field.default ?? zeroOf(field.type)) : given;
+        let value = given === undefined ? defaultOf(field) : given;
+        if (value === null && version < field.nullableSince && field.type.kind === 'prim' && field.type.empty !== undefined) {
+          value = field.type.empty;
+        }
         writeType(field.type, w, value, version);
       }
       w.tags();
