@@ -1,0 +1,235 @@
+/**
+ * The broker: a Kafka listener, the partitions this broker serves, and the metadata it
+ * answers from. It follows its MetadataStore: after every metadata change it opens the
+ * partitions it now owns and closes (or deletes) the ones it no longer serves.
+ */
+import * as net from 'node:net';
+import type { Logger } from 'pino';
+import type { Clock } from '../common/clock.ts';
+import type { BrokerInfo, ClusterView, MetadataStore, TopicInfo } from '../metadata/cluster-view.ts';
+import { ErrorCode, type ErrorCode as ErrorCodeT } from '../protocol/errors.ts';
+import type { StorageEngine } from '../storage/engine.ts';
+import { Connection } from './connection.ts';
+import { assertLimits } from './limits.ts';
+import { Partition } from './partition.ts';
+import type { BrokerMetrics } from './metrics.ts';
+import type { HandlerRegistry } from './registry.ts';
+import { topicSettings, type TopicConfigOverrides } from './topic-config.ts';
+
+export interface BrokerConfig {
+  nodeId: number;
+  /** Address to listen on. */
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Address given to clients in Metadata (defaults to host:port actually bound). */
+  advertisedHost?: string;
+  rack: string | null;
+  autoCreateTopics: boolean;
+  /** num.partitions for auto-created topics. */
+  defaultPartitions: number;
+  defaultReplicationFactor: number;
+  /** Broker-level defaults for topic configs (e.g. flush.messages), by Kafka name. */
+  topicDefaults: TopicConfigOverrides;
+}
+
+export interface BrokerDeps {
+  config: BrokerConfig;
+  metadata: (self: BrokerInfo) => Promise<MetadataStore>;
+  storage: StorageEngine;
+  registry: HandlerRegistry;
+  logger: Logger;
+  clock: Clock;
+  metrics: BrokerMetrics;
+}
+
+export type PartitionLookup = { ok: true; partition: Partition } | { ok: false; errorCode: ErrorCodeT };
+
+function key(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+export class Broker {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly metrics: BrokerMetrics;
+  private server: net.Server | null = null;
+  private readonly connections = new Set<Connection>();
+  private readonly partitions = new Map<string, Partition>();
+  /** Partitions being opened: requests for them get a retriable error meanwhile. */
+  private readonly opening = new Map<string, Promise<void>>();
+  private store!: MetadataStore;
+  private reconciling: Promise<void> = Promise.resolve();
+  private producerIds = { next: 0, end: 0 };
+  private producerIdQueue: Promise<unknown> = Promise.resolve();
+  private boundPort = 0;
+
+  constructor(private readonly deps: BrokerDeps) {
+    assertLimits();
+    this.config = deps.config;
+    this.logger = deps.logger;
+    this.clock = deps.clock;
+    this.metrics = deps.metrics;
+  }
+
+  get nodeId(): number {
+    return this.config.nodeId;
+  }
+  get port(): number {
+    return this.boundPort;
+  }
+  get metadata(): MetadataStore {
+    return this.store;
+  }
+  get view(): ClusterView {
+    return this.store.current();
+  }
+  get registry(): HandlerRegistry {
+    return this.deps.registry;
+  }
+
+  async start(): Promise<void> {
+    const server = net.createServer((socket) => {
+      const c = new Connection(socket, this, this.deps.registry, this.logger, (conn) => {
+        this.connections.delete(conn);
+        this.metrics.connections.set(this.connections.size);
+      });
+      this.connections.add(c);
+      this.metrics.connections.set(this.connections.size);
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.config.port, this.config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    this.boundPort = typeof addr === 'object' && addr ? addr.port : this.config.port;
+    const self: BrokerInfo = {
+      id: this.config.nodeId,
+      host: this.config.advertisedHost ?? this.config.host,
+      port: this.boundPort,
+      rack: this.config.rack,
+    };
+    this.store = await this.deps.metadata(self);
+    this.store.onChange(() => void this.reconcile());
+    await this.reconcile();
+    this.logger.info({ nodeId: this.nodeId, port: this.boundPort }, 'broker listening');
+  }
+
+  /** Opens what this broker now serves and closes what it no longer does. Serialised. */
+  reconcile(): Promise<void> {
+    const run = async (): Promise<void> => {
+      const view = this.store.current();
+      const wanted = new Map<string, { topic: TopicInfo; index: number; epoch: number }>();
+      for (const topic of view.topics.values()) {
+        for (const p of topic.partitions) {
+          if (p.leader === this.nodeId) wanted.set(key(topic.name, p.index), { topic, index: p.index, epoch: p.leaderEpoch });
+        }
+      }
+      const closing: Promise<void>[] = [];
+      for (const [k, part] of this.partitions) {
+        const w = wanted.get(k);
+        if (w && w.topic.id === part.topicId) {
+          part.leaderEpoch = w.epoch;
+          part.settings = topicSettings(w.topic.config, this.config.topicDefaults);
+          continue;
+        }
+        this.partitions.delete(k);
+        const topicGone = view.topics.get(part.topic)?.id !== part.topicId;
+        closing.push(topicGone ? part.destroy() : part.close());
+      }
+      await Promise.all(closing);
+      const opens: Promise<void>[] = [];
+      for (const [k, w] of wanted) {
+        if (this.partitions.has(k)) continue;
+        opens.push(this.openPartition(k, w.topic, w.index, w.epoch));
+      }
+      await Promise.all(opens);
+      this.metrics.partitions.set(this.partitions.size);
+    };
+    const next = this.reconciling.then(run, run);
+    this.reconciling = next.catch((err: unknown) => this.logger.error({ err }, 'reconcile failed'));
+    return this.reconciling;
+  }
+
+  private async openPartition(k: string, topic: TopicInfo, index: number, epoch: number): Promise<void> {
+    const settings = topicSettings(topic.config, this.config.topicDefaults);
+    const opened = (async () => {
+      const log = await this.deps.storage.openLog({ topic: topic.name, partition: index, topicId: topic.id }, settings.log);
+      const part = new Partition({
+        topic: topic.name,
+        topicId: topic.id,
+        index,
+        log,
+        settings,
+        leaderEpoch: epoch,
+        logger: this.logger,
+        now: () => this.clock.now(),
+      });
+      await part.loadProducerState();
+      this.partitions.set(k, part);
+    })();
+    this.opening.set(k, opened);
+    try {
+      await opened;
+    } catch (err) {
+      this.logger.error({ err, topic: topic.name, partition: index }, 'cannot open partition');
+    } finally {
+      this.opening.delete(k);
+    }
+  }
+
+  /** The partition if this broker serves it now, else the Kafka error a client should see. */
+  partition(topic: string, index: number): PartitionLookup {
+    const part = this.partitions.get(key(topic, index));
+    if (part) return { ok: true, partition: part };
+    const t = this.view.topics.get(topic);
+    const p = t?.partitions[index];
+    if (!t || !p) return { ok: false, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+    if (p.leader < 0) return { ok: false, errorCode: ErrorCode.LEADER_NOT_AVAILABLE };
+    return { ok: false, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+  }
+
+  /** Replicas able to acknowledge an acks=all write to `part` now (see StorageEngine). */
+  availableReplicas(part: Partition): number {
+    const info = this.view.topics.get(part.topic)?.partitions[part.index];
+    return this.deps.storage.availableReplicas({ topic: part.topic, partition: part.index, topicId: part.topicId }, info?.isr ?? []);
+  }
+
+  /** Waits until metadata changes made so far are reflected in the open partitions. */
+  settled(): Promise<void> {
+    return this.reconciling;
+  }
+
+  /** A fresh producer id (InitProducerId without a transactional id). */
+  allocateProducerId(): Promise<number> {
+    const run = async (): Promise<number> => {
+      if (this.producerIds.next >= this.producerIds.end) {
+        const block = await this.store.allocateProducerIds(1000);
+        this.producerIds = { next: block.firstId, end: block.firstId + block.count };
+      }
+      return this.producerIds.next++;
+    };
+    const next = this.producerIdQueue.then(run, run);
+    this.producerIdQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    for (const c of this.connections) c.close('shutdown', 'broker stopping');
+    await closed;
+    await this.reconciling;
+    await Promise.all([...this.opening.values()].map((p) => p.catch(() => undefined)));
+    await Promise.all([...this.partitions.values()].map((p) => p.close()));
+    this.partitions.clear();
+    await this.store?.close();
+    await this.deps.storage.close();
+  }
+}

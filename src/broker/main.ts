@@ -1,0 +1,49 @@
+/**
+ * The broker process, run as `floe broker …` (the cluster launcher starts it that way).
+ * Prints one ready line on stdout once it accepts Kafka requests.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+
+function int(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${value} is not an integer`);
+  return n;
+}
+
+function keyValue(value: string, previous: Record<string, string>): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError(`${value} is not key=value`);
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+export interface BrokerFlags {
+  id: number;
+  dataDir: string;
+  host: string;
+  port: number;
+  advertisedHost?: string;
+  rack?: string;
+  mode: string;
+  metricsPort: number;
+  config: Record<string, string>;
+}
+
+export function brokerCommand(): Command {
+  return new Command('broker')
+    .description('run one floe broker process in the foreground')
+    .requiredOption('--id <n>', 'broker id (node.id)', int)
+    .requiredOption('--data-dir <dir>', 'directory for this broker\'s data')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'Kafka port (0 picks a free one)', int, 9092)
+    .option('--advertised-host <host>', 'host given to clients in Metadata')
+    .option('--rack <rack>', 'rack / zone label (broker.rack)')
+    .option('--mode <mode>', 'storage architecture: shared-nothing (local logs)', 'shared-nothing')
+    .option('--metrics-port <port>', 'port of GET /metrics (0 picks a free one)', int, 0)
+    .option('--config <key=value>', 'broker setting or topic default by Kafka name, repeatable (e.g. num.partitions=3, flush.messages=1)', keyValue, {})
+    .action(async (opts: BrokerFlags) => {
+      // Loaded on demand: other subcommands of the CLI need none of the broker's code.
+      const { runBroker } = await import('./run.ts');
+      await runBroker(opts);
+    });
+}
+

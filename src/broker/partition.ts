@@ -1,0 +1,241 @@
+/**
+ * One partition this broker serves: the storage engine's log, the idempotent-producer
+ * table, and the consumers waiting for new data.
+ *
+ * Produce happens in two steps. `append` is synchronous — checks, producer sequence,
+ * offset assignment, hand-off to the log — so that requests are ordered exactly as they
+ * arrived. Durability is then awaited per acks level through the promises the log
+ * returns. If the log fails an append, that batch and every later one are gone from the
+ * log; the producer table is rebuilt from the log before the next idempotent write is
+ * accepted, so sequences never point at records that do not exist.
+ */
+import type { Logger } from 'pino';
+import { ErrorCode, type ErrorCode as ErrorCodeT } from '../protocol/errors.ts';
+import { crc32c } from '../protocol/crc32c.ts';
+import { BatchAttr, type BatchHeader, lastOffsetOf, readBatchHeader, setPartitionLeaderEpoch } from '../protocol/record-batch.ts';
+import { decodeRecordBatch } from '../protocol/records.ts';
+import { OffsetOutOfRangeError, type PartitionLog } from '../storage/partition-log.ts';
+import { kafkaCodeOf } from './errors.ts';
+import { ProducerStateTable } from './producer-state.ts';
+import type { TopicSettings } from './topic-config.ts';
+
+export interface ProduceOutcome {
+  errorCode: ErrorCodeT;
+  errorMessage: string | null;
+  baseOffset: number;
+  logAppendTimeMs: number;
+}
+
+export interface AppendAccepted {
+  kind: 'appended' | 'duplicate';
+  baseOffset: number;
+  logAppendTimeMs: number;
+  leaderDurable: Promise<void>;
+  fullyDurable: Promise<void>;
+}
+
+export type AppendDecision = AppendAccepted | { kind: 'error'; errorCode: ErrorCodeT; message: string };
+
+export interface FetchSlice {
+  errorCode: ErrorCodeT;
+  highWatermark: number;
+  logStartOffset: number;
+  chunks: Buffer[];
+  bytes: number;
+}
+
+const RESOLVED = Promise.resolve();
+
+export class Partition {
+  readonly producers = new ProducerStateTable();
+  private readonly waiters = new Set<() => void>();
+  /** Idempotent appends not yet fully durable, by base offset: what a resend waits for. */
+  private readonly inFlight = new Map<number, { leaderDurable: Promise<void>; fullyDurable: Promise<void> }>();
+  /** Set while the producer table is being rebuilt after a failed append. */
+  private rebuilding: Promise<void> | null = null;
+  private closed = false;
+
+  readonly topic: string;
+  /** The topic's id: a topic deleted and re-created under the same name is another topic. */
+  readonly topicId: string;
+  readonly index: number;
+  readonly log: PartitionLog;
+  settings: TopicSettings;
+  leaderEpoch: number;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+
+  constructor(opts: {
+    topic: string;
+    topicId: string;
+    index: number;
+    log: PartitionLog;
+    settings: TopicSettings;
+    leaderEpoch: number;
+    logger: Logger;
+    now: () => number;
+  }) {
+    this.topic = opts.topic;
+    this.topicId = opts.topicId;
+    this.index = opts.index;
+    this.log = opts.log;
+    this.settings = opts.settings;
+    this.leaderEpoch = opts.leaderEpoch;
+    this.logger = opts.logger;
+    this.now = opts.now;
+  }
+
+  /** Rebuilds the producer table from the batch headers in the log (open, failover). */
+  async loadProducerState(): Promise<void> {
+    this.producers.clear();
+    await this.log.scanHeaders(this.log.logStartOffset(), (h) => this.producers.record(h, h.baseOffset));
+  }
+
+  /**
+   * Checks and appends one batch (already validated by checkProducedBatch). Synchronous:
+   * offsets are assigned before this returns.
+   */
+  append(batch: Buffer, header: BatchHeader): AppendDecision {
+    if (this.closed) return { kind: 'error', errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, message: 'partition closed' };
+    if (batch.length > this.settings.maxMessageBytes) {
+      return { kind: 'error', errorCode: ErrorCode.MESSAGE_TOO_LARGE, message: `batch of ${batch.length} bytes exceeds max.message.bytes ${this.settings.maxMessageBytes}` };
+    }
+    const idempotent = header.producerId >= 0;
+    if (idempotent && this.rebuilding) {
+      return { kind: 'error', errorCode: ErrorCode.KAFKA_STORAGE_ERROR, message: 'recovering from a failed append; retry' };
+    }
+    const seq = this.producers.check(header);
+    if (seq.kind === 'error') return { kind: 'error', errorCode: seq.errorCode, message: seq.message };
+    if (seq.kind === 'duplicate') {
+      // An exact resend: answered with the original offset, once the original is as
+      // durable as this request asks (it may still be in flight).
+      const original = this.inFlight.get(seq.baseOffset);
+      return {
+        kind: 'duplicate',
+        baseOffset: seq.baseOffset,
+        logAppendTimeMs: -1,
+        leaderDurable: original?.leaderDurable ?? RESOLVED,
+        fullyDurable: original?.fullyDurable ?? RESOLVED,
+      };
+    }
+
+    const stored = ownedCopy(batch);
+    setPartitionLeaderEpoch(stored, this.leaderEpoch);
+    let logAppendTimeMs = -1;
+    if (this.settings.logAppendTime) {
+      logAppendTimeMs = this.now();
+      stampLogAppendTime(stored, logAppendTimeMs);
+    }
+    const result = this.log.append(stored, header);
+    const appended = { ...header, baseOffset: result.baseOffset };
+    this.producers.record(appended, result.baseOffset);
+    if (idempotent) {
+      this.inFlight.set(result.baseOffset, result);
+      const forget = (): void => void this.inFlight.delete(result.baseOffset);
+      result.fullyDurable.then(forget, forget);
+    }
+    result.fullyDurable.then(
+      () => this.wakeWaiters(),
+      () => undefined, // reported through leaderDurable below
+    );
+    result.leaderDurable.catch((err: unknown) => this.onAppendFailed(err, lastOffsetOf(appended)));
+    return { kind: 'appended', baseOffset: result.baseOffset, logAppendTimeMs, leaderDurable: result.leaderDurable, fullyDurable: result.fullyDurable };
+  }
+
+  private onAppendFailed(err: unknown, lastOffset: number): void {
+    if (this.rebuilding || this.closed) return;
+    this.logger.warn({ err, topic: this.topic, partition: this.index, lastOffset }, 'append failed; rebuilding producer state');
+    this.rebuilding = this.loadProducerState()
+      .catch((e: unknown) => this.logger.error({ err: e, topic: this.topic, partition: this.index }, 'producer state rebuild failed'))
+      .finally(() => {
+        this.rebuilding = null;
+      });
+  }
+
+  async read(offset: number, maxBytes: number): Promise<FetchSlice> {
+    const hw = this.log.highWatermark();
+    const logStartOffset = this.log.logStartOffset();
+    const base = { highWatermark: hw, logStartOffset, chunks: [] as Buffer[], bytes: 0 };
+    // Fetching at the high watermark is a normal, empty answer; beyond it, or below the
+    // log start, the consumer must reset.
+    if (offset < logStartOffset || offset > hw) return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+    if (offset === hw) return { ...base, errorCode: ErrorCode.NONE };
+    try {
+      const r = await this.log.read(offset, maxBytes, hw);
+      return { ...base, errorCode: ErrorCode.NONE, chunks: r.chunks, bytes: r.bytes };
+    } catch (err) {
+      if (err instanceof OffsetOutOfRangeError) return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+      return { ...base, errorCode: kafkaCodeOf(err) };
+    }
+  }
+
+  /**
+   * Kafka's ListOffsets by time: the first offset whose record timestamp is at least
+   * `timestamp`, below the high watermark; null when there is none. The log finds the
+   * batch; within an uncompressed batch the record is found by its own timestamp.
+   */
+  async offsetForTimestamp(timestamp: number): Promise<{ offset: number; timestamp: number } | null> {
+    const offset = await this.log.offsetForTimestamp(timestamp);
+    const hw = this.log.highWatermark();
+    if (offset === null || offset >= hw) return null;
+    const { chunks } = await this.log.read(offset, 1, hw);
+    const batch = chunks[0];
+    if (!batch) return { offset, timestamp: -1 };
+    const h = readBatchHeader(batch);
+    if ((h.attributes & BatchAttr.CODEC_MASK) !== 0 || (h.attributes & BatchAttr.TIMESTAMP_LOG_APPEND) !== 0) {
+      return { offset: Math.max(offset, h.baseOffset), timestamp: h.maxTimestamp };
+    }
+    for (const r of decodeRecordBatch(batch)) {
+      if (r.offset >= offset && r.timestamp >= timestamp) return { offset: r.offset, timestamp: r.timestamp };
+    }
+    return { offset, timestamp: h.maxTimestamp };
+  }
+
+  /** Registers a callback for the next high-watermark advance; returns its cancel. */
+  onData(fn: () => void): () => void {
+    const once = (): void => {
+      this.waiters.delete(once);
+      fn();
+    };
+    this.waiters.add(once);
+    return () => this.waiters.delete(once);
+  }
+
+  private wakeWaiters(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wakeWaiters();
+    await this.log.close();
+  }
+
+  async destroy(): Promise<void> {
+    this.closed = true;
+    this.wakeWaiters();
+    await this.log.destroy();
+  }
+}
+
+/**
+ * A batch decoded from a request is a view into a socket chunk (often 64 KiB). Keeping a
+ * small view alive would pin the whole chunk in the log's tail cache, so a batch that
+ * shares its memory with much more than itself is copied once, here.
+ */
+function ownedCopy(batch: Buffer): Buffer {
+  if (batch.buffer.byteLength <= batch.length * 2) return batch;
+  const copy = Buffer.allocUnsafe(batch.length);
+  batch.copy(copy);
+  return copy;
+}
+
+/** LogAppendTime topics: the broker sets the timestamp type and maxTimestamp, then re-signs. */
+function stampLogAppendTime(batch: Buffer, nowMs: number): void {
+  const attributes = batch.readInt16BE(21) | BatchAttr.TIMESTAMP_LOG_APPEND;
+  batch.writeInt16BE(attributes, 21);
+  const hi = Math.floor(nowMs / 2 ** 32);
+  batch.writeInt32BE(hi, 35);
+  batch.writeUInt32BE(nowMs - hi * 2 ** 32, 39);
+  batch.writeUInt32BE(crc32c(batch.subarray(21)), 17);
+}

@@ -1,0 +1,108 @@
+/**
+ * `floe cluster up|down|status`. See src/cluster/launcher.ts for what they do.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { clusterDown, clusterStatus, clusterUp, type Mode, type UpOptions } from '../cluster/launcher.ts';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${value} is not a positive integer`);
+  return n;
+}
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${value} is not a port (0 picks free ports)`);
+  return n;
+}
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+interface UpFlags {
+  brokers: number;
+  mode: Mode;
+  dataDir: string;
+  portBase: number;
+  zones?: string;
+  detach?: boolean;
+  json?: boolean;
+  config: string[];
+}
+
+function describe(state: { bootstrap: string; admin: string | null; dataDir: string; processes: { role: string; id: number; pid: number; ports: Record<string, number> }[] }): string {
+  const lines = [`bootstrap: ${state.bootstrap}`, `admin:     ${state.admin ?? '(none)'}`, `data dir:  ${state.dataDir}`];
+  for (const p of state.processes) lines.push(`  ${p.role} ${p.id}  pid ${p.pid}  ${Object.entries(p.ports).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  return lines.join('\n');
+}
+
+export function clusterCommand(): Command {
+  const cluster = new Command('cluster').description('run a local floe cluster, one OS process per component');
+
+  cluster
+    .command('up')
+    .description('start a cluster (or restart the processes of an existing one that are not running)')
+    .option('--brokers <n>', 'number of brokers', positiveInt, 1)
+    .addOption(new Option('--mode <mode>', 'storage architecture').choices(['shared-storage', 'shared-nothing']).default('shared-nothing'))
+    .option('--data-dir <dir>', 'where every process keeps its data and logs', '.floe/cluster')
+    .option('--port-base <port>', 'brokers listen on port-base, port-base+1, …; 0 picks free ports', port, 9092)
+    .option('--zones <a,b,c>', 'zone labels given to brokers round-robin (broker.rack)')
+    .option('--config <key=value>', 'broker setting or topic default by Kafka name for every broker, repeatable', collect, [])
+    .option('--detach', 'return once the cluster is ready and leave it running')
+    .option('--json', 'print exactly one JSON object describing the cluster on stdout')
+    .action(async (flags: UpFlags) => {
+      const opts: UpOptions = {
+        dataDir: flags.dataDir,
+        brokers: flags.brokers,
+        mode: flags.mode,
+        portBase: flags.portBase,
+        zones: flags.zones ? flags.zones.split(',').filter((z) => z.length > 0) : [],
+        brokerConfig: flags.config,
+      };
+      const state = await clusterUp(opts);
+      const summary = {
+        bootstrap: state.bootstrap,
+        admin: state.admin,
+        dataDir: state.dataDir,
+        processes: state.processes.map((p) => ({ role: p.role, id: p.id, pid: p.pid, ports: p.ports })),
+      };
+      process.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : `floe cluster is up\n${describe(summary)}\n`);
+      if (flags.detach) return;
+      if (!flags.json) process.stdout.write('Ctrl-C stops the cluster.\n');
+      await new Promise<void>((resolve) => {
+        const stop = (): void => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await clusterDown(state.dataDir);
+      if (!flags.json) process.stdout.write('floe cluster stopped\n');
+    });
+
+  cluster
+    .command('down')
+    .description('stop every process of the cluster in --data-dir')
+    .option('--data-dir <dir>', 'the cluster\'s data dir', '.floe/cluster')
+    .option('--json', 'print the stopped processes as JSON')
+    .action(async (flags: { dataDir: string; json?: boolean }) => {
+      const { stopped } = await clusterDown(flags.dataDir);
+      const list = stopped.map((p) => ({ role: p.role, id: p.id, pid: p.pid }));
+      process.stdout.write(flags.json ? `${JSON.stringify({ stopped: list })}\n` : `stopped ${list.length} process(es)\n`);
+    });
+
+  cluster
+    .command('status')
+    .description('show the processes of the cluster in --data-dir and whether they run')
+    .option('--data-dir <dir>', 'the cluster\'s data dir', '.floe/cluster')
+    .option('--json', 'print one JSON object')
+    .action((flags: { dataDir: string; json?: boolean }) => {
+      const status = clusterStatus(flags.dataDir);
+      if (!status) {
+        process.stderr.write(`no cluster in ${flags.dataDir}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const out = { ...status, processes: status.processes.map((p) => ({ role: p.role, id: p.id, pid: p.pid, alive: p.alive, ports: p.ports })) };
+      process.stdout.write(flags.json ? `${JSON.stringify(out)}\n` : `${describe(out)}\n${out.processes.map((p) => `  ${p.role} ${p.id}: ${p.alive ? 'running' : 'not running'}`).join('\n')}\n`);
+    });
+
+  return cluster;
+}

@@ -1,0 +1,235 @@
+/**
+ * The local cluster launcher behind `floe cluster up|down|status`: starts every floe
+ * process of a cluster as its own OS process, waits for each one's ready line, and
+ * records what it started in `<data-dir>/cluster.json` so that `down`, `status`, drills
+ * and a later `up` (which restarts whatever is not running, on the same ports) can find
+ * it. Several clusters run side by side as long as their data dirs and ports differ.
+ *
+ * Each process writes its ready line to `<data-dir>/run/<role>-<id>.out` and its log to
+ * `<data-dir>/run/<role>-<id>.log`; files rather than pipes, so that detached processes
+ * outlive the launcher without a broken pipe.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type Role = 'controller' | 'broker' | 'wal' | 'objectstore';
+export type Mode = 'shared-storage' | 'shared-nothing';
+
+export interface ProcessRecord {
+  role: Role;
+  id: number;
+  pid: number;
+  ports: Record<string, number>;
+  /** Arguments after `floe` that restart this process. */
+  args: string[];
+  nodeFlags: string[];
+}
+
+export interface ClusterState {
+  bootstrap: string;
+  admin: string | null;
+  dataDir: string;
+  mode: Mode;
+  processes: ProcessRecord[];
+}
+
+export interface UpOptions {
+  dataDir: string;
+  brokers: number;
+  mode: Mode;
+  portBase: number;
+  zones: string[];
+  /** Extra `--config key=value` settings for every broker. */
+  brokerConfig: string[];
+}
+
+export class LaunchError extends Error {
+  readonly code = 'FLOE_ERR_LAUNCH';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LaunchError';
+  }
+}
+
+const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+const READY_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 10_000;
+
+export function stateFile(dataDir: string): string {
+  return path.join(dataDir, 'cluster.json');
+}
+
+export function readState(dataDir: string): ClusterState | null {
+  const file = stateFile(dataDir);
+  if (!existsSync(file)) return null;
+  return JSON.parse(readFileSync(file, 'utf8')) as ClusterState;
+}
+
+function writeState(state: ClusterState): void {
+  const file = stateFile(state.dataDir);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+export function isAlive(pid: number): boolean {
+  // Never probe 0 or negative pids: kill(-1, …) addresses every process we may signal.
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** What a cluster of these options consists of, before anything runs. */
+function plan(opts: UpOptions): Omit<ProcessRecord, 'pid' | 'ports'>[] {
+  if (opts.mode === 'shared-storage') {
+    throw new LaunchError('--mode shared-storage is not built yet (it needs the controller, the WAL and the object store); use --mode shared-nothing');
+  }
+  if (opts.brokers !== 1) {
+    throw new LaunchError(`--brokers ${opts.brokers}: more than one broker needs the controller, which is not built yet; use --brokers 1`);
+  }
+  const records: Omit<ProcessRecord, 'pid' | 'ports'>[] = [];
+  for (let i = 1; i <= opts.brokers; i++) {
+    const port = opts.portBase === 0 ? 0 : opts.portBase + i - 1;
+    const zone = opts.zones.length > 0 ? opts.zones[(i - 1) % opts.zones.length] : undefined;
+    const args = ['broker', '--id', String(i), '--data-dir', path.join(opts.dataDir, `broker-${i}`), '--port', String(port), '--mode', opts.mode];
+    if (zone) args.push('--rack', zone);
+    for (const c of opts.brokerConfig) args.push('--config', c);
+    records.push({ role: 'broker', id: i, args, nodeFlags: [] });
+  }
+  return records;
+}
+
+function runFiles(dataDir: string, role: Role, id: number): { out: string; log: string } {
+  const dir = path.join(dataDir, 'run');
+  mkdirSync(dir, { recursive: true });
+  return { out: path.join(dir, `${role}-${id}.out`), log: path.join(dir, `${role}-${id}.log`) };
+}
+
+/** Starts one process and resolves with its record once it printed its ready line. */
+export async function startProcess(dataDir: string, spec: Omit<ProcessRecord, 'pid' | 'ports'>): Promise<ProcessRecord> {
+  const files = runFiles(dataDir, spec.role, spec.id);
+  const out = openSync(files.out, 'w');
+  const log = openSync(files.log, 'a');
+  const child = spawn(process.execPath, [...spec.nodeFlags, '--import', 'tsx', CLI, ...spec.args], {
+    detached: true,
+    stdio: ['ignore', out, log],
+    env: { ...process.env, AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING: '1' },
+  });
+  closeSync(out);
+  closeSync(log);
+  const pid = child.pid;
+  if (pid === undefined) throw new LaunchError(`could not start ${spec.role} ${spec.id}`);
+  const status: { exited: number | null } = { exited: null };
+  child.on('exit', (code, signal) => {
+    status.exited = code ?? (signal ? 128 : 1);
+  });
+  child.unref();
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const text = readFileSync(files.out, 'utf8');
+    const line = text.split('\n').find((l) => l.startsWith('{'));
+    if (line) {
+      const ready = JSON.parse(line) as { ports: Record<string, number> };
+      return { ...spec, pid, ports: ready.ports };
+    }
+    if (status.exited !== null) {
+      const tail = readFileSync(files.log, 'utf8').split('\n').slice(-15).join('\n');
+      throw new LaunchError(`${spec.role} ${spec.id} exited (${status.exited}) before it was ready; its log ends with:\n${tail}`);
+    }
+    if (Date.now() > deadline) {
+      process.kill(pid, 'SIGKILL');
+      throw new LaunchError(`${spec.role} ${spec.id} was not ready within ${READY_TIMEOUT_MS} ms (log: ${files.log})`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function bootstrapOf(processes: ProcessRecord[]): string {
+  return processes
+    .filter((p) => p.role === 'broker')
+    .map((p) => `127.0.0.1:${p.ports['kafka']}`)
+    .join(',');
+}
+
+/**
+ * Starts the cluster, or whatever part of it is not running (a process killed in a
+ * drill comes back on its recorded ports). Resolves once every process is ready.
+ */
+export async function clusterUp(opts: UpOptions): Promise<ClusterState> {
+  const dataDir = path.resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const previous = readState(dataDir);
+  const specs = plan({ ...opts, dataDir });
+  if (previous && previous.mode !== opts.mode) {
+    throw new LaunchError(`${dataDir} holds a ${previous.mode} cluster; it cannot be started as ${opts.mode}`);
+  }
+  const processes: ProcessRecord[] = [];
+  for (const spec of specs) {
+    const old = previous?.processes.find((p) => p.role === spec.role && p.id === spec.id);
+    if (old && isAlive(old.pid)) {
+      processes.push(old);
+      continue;
+    }
+    // Restart on the port it had, so that clients and other processes find it again.
+    const args = old ? withPort(spec.args, old.ports) : spec.args;
+    processes.push(await startProcess(dataDir, { ...spec, args }));
+    writeState({ bootstrap: bootstrapOf(processes), admin: null, dataDir, mode: opts.mode, processes });
+  }
+  const state: ClusterState = { bootstrap: bootstrapOf(processes), admin: null, dataDir, mode: opts.mode, processes };
+  writeState(state);
+  return state;
+}
+
+function withPort(args: string[], ports: Record<string, number>): string[] {
+  const out = [...args];
+  const i = out.indexOf('--port');
+  const port = ports['kafka'] ?? ports['wal'] ?? ports['s3'] ?? ports['admin'];
+  if (i >= 0 && port !== undefined) out[i + 1] = String(port);
+  return out;
+}
+
+/** Restarts one recorded process that is not running (drills use this after kill -9). */
+export async function restartProcess(dataDir: string, role: Role, id: number): Promise<ProcessRecord> {
+  const state = readState(path.resolve(dataDir));
+  const old = state?.processes.find((p) => p.role === role && p.id === id);
+  if (!state || !old) throw new LaunchError(`no ${role} ${id} in ${dataDir}`);
+  if (isAlive(old.pid)) return old;
+  const record = await startProcess(state.dataDir, { role, id, args: withPort(old.args, old.ports), nodeFlags: old.nodeFlags });
+  state.processes = state.processes.map((p) => (p.role === role && p.id === id ? record : p));
+  writeState(state);
+  return record;
+}
+
+/** Stops every process of the cluster: SIGTERM, then SIGKILL after a grace period. */
+export async function clusterDown(dataDir: string): Promise<{ stopped: ProcessRecord[] }> {
+  const state = readState(path.resolve(dataDir));
+  if (!state) return { stopped: [] };
+  // Brokers first, then the services they depend on.
+  const order: Role[] = ['broker', 'controller', 'wal', 'objectstore'];
+  const stopped: ProcessRecord[] = [];
+  for (const role of order) {
+    const group = state.processes.filter((p) => p.role === role && isAlive(p.pid));
+    for (const p of group) process.kill(p.pid, 'SIGTERM');
+    const deadline = Date.now() + STOP_GRACE_MS;
+    while (group.some((p) => isAlive(p.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    for (const p of group) if (isAlive(p.pid)) process.kill(p.pid, 'SIGKILL');
+    stopped.push(...group);
+  }
+  writeState({ ...state, processes: state.processes.map((p) => ({ ...p, pid: -1 })) });
+  return { stopped };
+}
+
+export interface ProcessStatus extends ProcessRecord {
+  alive: boolean;
+}
+
+export function clusterStatus(dataDir: string): (Omit<ClusterState, 'processes'> & { processes: ProcessStatus[] }) | null {
+  const state = readState(path.resolve(dataDir));
+  if (!state) return null;
+  return { ...state, processes: state.processes.map((p) => ({ ...p, alive: p.pid > 0 && isAlive(p.pid) })) };
+}

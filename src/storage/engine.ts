@@ -1,0 +1,26 @@
+/**
+ * A storage engine opens the logs of the partitions a broker serves. Engines: the local
+ * segmented log (shared-nothing) and, later, the shared-storage engine.
+ */
+import type { LogConfig, PartitionLog } from './partition-log.ts';
+
+export interface PartitionId {
+  topic: string;
+  partition: number;
+  /** The topic's id: a re-created topic of the same name gets fresh storage. */
+  topicId: string;
+}
+
+export interface StorageEngine {
+  readonly name: string;
+  openLog(id: PartitionId, config: LogConfig): Promise<PartitionLog>;
+  /**
+   * How many replicas can acknowledge an acks=all write for this partition right now
+   * (ISR members for replicated local logs; reachable WAL nodes for shared storage).
+   * Compared with min.insync.replicas before appending.
+   */
+  availableReplicas(id: PartitionId, isr: readonly number[]): number;
+  /** Removes the data of a partition that is not open (its topic was deleted). */
+  deleteLog(id: PartitionId): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,41 @@
+/**
+ * The local storage engine: one LocalLog directory per partition under
+ * `<dataDir>/logs/<topic>-<partition>-<topicId prefix>`.
+ */
+import * as path from 'node:path';
+import type { Logger } from 'pino';
+import type { Clock } from '../common/clock.ts';
+import type { FileSystem } from '../common/fs.ts';
+import type { PartitionId, StorageEngine } from './engine.ts';
+import { LocalLog } from './local-log/index.ts';
+import type { LogConfig, PartitionLog } from './partition-log.ts';
+
+export class LocalStorageEngine implements StorageEngine {
+  readonly name = 'local';
+  constructor(
+    private readonly opts: { dataDir: string; fs: FileSystem; clock: Clock; logger: Logger },
+  ) {}
+
+  private dirOf(id: PartitionId): string {
+    return path.join(this.opts.dataDir, 'logs', `${id.topic}-${id.partition}-${id.topicId.slice(0, 8)}`);
+  }
+
+  async openLog(id: PartitionId, config: LogConfig): Promise<PartitionLog> {
+    const dir = this.dirOf(id);
+    await this.opts.fs.mkdirp(dir);
+    return LocalLog.open({ dir, fs: this.opts.fs, clock: this.opts.clock, config, logger: this.opts.logger });
+  }
+
+  availableReplicas(_id: PartitionId, isr: readonly number[]): number {
+    return isr.length;
+  }
+
+  async deleteLog(id: PartitionId): Promise<void> {
+    const log = await this.openLog(id, { segmentBytes: 1 << 30, segmentMs: 1 << 30, retentionMs: -1, retentionBytes: -1, indexIntervalBytes: 4096, fsync: { kind: 'never' } });
+    await log.destroy();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
