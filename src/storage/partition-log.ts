@@ -11,6 +11,9 @@
  * Ordering: `append` assigns offsets synchronously, in call order, so the caller can
  * answer requests in order without awaiting I/O first; durability is reported through
  * the returned promises, which resolve in offset order.
+ *
+ * Errors: operating failures reject with StorageError (its `code` says which, its `cause`
+ * holds the filesystem's error); offsets outside the log reject with OffsetOutOfRangeError.
  */
 import type { BatchHeader } from '../protocol/record-batch.ts';
 
@@ -24,7 +27,11 @@ export interface AppendResult {
    * batch and every batch appended after it are then not in the log.
    */
   leaderDurable: Promise<void>;
-  /** Resolves when the batch meets the acks=all promise of this engine. */
+  /**
+   * Resolves when the batch meets the acks=all promise of this engine. An engine with a
+   * single replica may return the same promise as `leaderDurable`. Both promises are
+   * already marked handled: ignoring them (acks=0) never causes an unhandled rejection.
+   */
   fullyDurable: Promise<void>;
 }
 
@@ -52,10 +59,12 @@ export interface PartitionLog {
 
   /**
    * Reads whole batches starting with the batch that contains `offset`, stopping before
-   * the first batch at or above `maxOffset` (usually the high watermark) and once
+   * the first batch that does not end at or below `maxOffset` (usually the high
+   * watermark: a batch is returned only when all its records are below it) and once
    * `maxBytes` would be exceeded — but always at least one batch when one is available,
    * so that a consumer can make progress past a batch larger than its limit.
    * `offset` must be in [logStartOffset(), logEndOffset()]; otherwise OffsetOutOfRangeError.
+   * Reading at logEndOffset(), or at or above `maxOffset`, gives an empty result.
    */
   read(offset: number, maxBytes: number, maxOffset: number): Promise<ReadResult>;
 
@@ -65,14 +74,28 @@ export interface PartitionLog {
    */
   offsetForTimestamp(timestamp: number): Promise<number | null>;
 
-  /** Visits the headers of the batches from `fromOffset` to the end (producer state rebuild). */
+  /**
+   * Visits the headers of the batches from the one containing `fromOffset` (at least
+   * logStartOffset()) to the end, in offset order (producer state rebuild).
+   */
   scanHeaders(fromOffset: number, visit: (h: BatchHeader) => void): Promise<void>;
 
-  /** Moves logStartOffset forward to `offset` (DeleteRecords); whole segments below it are removed. */
+  /**
+   * Moves logStartOffset forward to `offset` (DeleteRecords), durably; whole segments below
+   * it are removed. An offset at or below the log start changes nothing; one above the high
+   * watermark rejects with OffsetOutOfRangeError.
+   */
   advanceLogStart(offset: number): Promise<void>;
 
   /** Applies retention (time and size) as of `nowMs`. */
   maintain(nowMs: number): Promise<void>;
+
+  /**
+   * Calls `listener` with the new high watermark each time it advances (to wake fetches
+   * waiting for data). Called synchronously from the engine's write path: keep it short;
+   * a listener that throws is logged and ignored. Returns a function that unsubscribes.
+   */
+  onHighWatermark(listener: (highWatermark: number) => void): () => void;
 
   /** Makes everything appended so far durable (clean shutdown, fsync=interval ticks). */
   flush(): Promise<void>;
