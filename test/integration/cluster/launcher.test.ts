@@ -1,0 +1,83 @@
+// `floe cluster up|status|down` through the real CLI: exactly one JSON object on stdout,
+// processes that accept Kafka requests when it returns, two clusters side by side, and
+// nothing left running after `down`.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { KafkaConnection } from '../../../src/client/connection.ts';
+import { ErrorCode } from '../../../src/protocol/errors.ts';
+import { ApiVersions } from '../../../src/protocol/messages/18-api-versions.ts';
+import { floe } from '../../helpers/floe-cluster.ts';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) {
+    await floe(['cluster', 'down', '--data-dir', d]).catch(() => undefined);
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function apiVersionsOk(bootstrap: string): Promise<boolean> {
+  const [host, port] = bootstrap.split(':');
+  const c = await KafkaConnection.connect(host!, Number(port));
+  const r = await c.request(ApiVersions, 3, { clientSoftwareName: 't', clientSoftwareVersion: '1' });
+  await c.close();
+  return r.errorCode === ErrorCode.NONE;
+}
+
+interface UpJson {
+  bootstrap: string;
+  admin: string | null;
+  dataDir: string;
+  processes: { role: string; id: number; pid: number; ports: Record<string, number> }[];
+}
+
+describe('floe cluster', () => {
+  it('starts two clusters side by side, reports them, and stops them', async () => {
+    const a = mkdtempSync(path.join(tmpdir(), 'floe-launch-a-'));
+    const b = mkdtempSync(path.join(tmpdir(), 'floe-launch-b-'));
+    dirs.push(a, b);
+    const upA = await floe(['cluster', 'up', '--detach', '--json', '--data-dir', a, '--port-base', '0']);
+    const upB = await floe(['cluster', 'up', '--detach', '--json', '--data-dir', b, '--port-base', '0']);
+    // Exactly one JSON object on stdout.
+    expect(upA.stdout.trim().split('\n')).toHaveLength(1);
+    const ja = JSON.parse(upA.stdout) as UpJson;
+    const jb = JSON.parse(upB.stdout) as UpJson;
+    expect(ja).toMatchObject({ admin: null, dataDir: a });
+    expect(ja.processes).toEqual([{ role: 'broker', id: 1, pid: expect.any(Number) as number, ports: { kafka: expect.any(Number) as number, metrics: expect.any(Number) as number } }]);
+    expect(ja.bootstrap).toBe(`127.0.0.1:${ja.processes[0]!.ports['kafka']}`);
+    expect(ja.bootstrap).not.toBe(jb.bootstrap);
+    expect(await apiVersionsOk(ja.bootstrap)).toBe(true);
+    expect(await apiVersionsOk(jb.bootstrap)).toBe(true);
+
+    const status = JSON.parse((await floe(['cluster', 'status', '--data-dir', a, '--json'])).stdout) as { processes: { alive: boolean }[] };
+    expect(status.processes.map((p) => p.alive)).toEqual([true]);
+
+    // Metrics are served by every broker.
+    const metrics = await fetch(`http://127.0.0.1:${ja.processes[0]!.ports['metrics']}/metrics`);
+    expect(await metrics.text()).toMatch(/floe_broker_requests_total\{api="ApiVersions"\} [1-9]/);
+
+    await floe(['cluster', 'down', '--data-dir', a]);
+    expect(alive(ja.processes[0]!.pid)).toBe(false);
+    // The other cluster is untouched.
+    expect(await apiVersionsOk(jb.bootstrap)).toBe(true);
+    await floe(['cluster', 'down', '--data-dir', b]);
+    expect(alive(jb.processes[0]!.pid)).toBe(false);
+  });
+
+  it('refuses what is not built yet with a clear error', async () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'floe-launch-c-'));
+    dirs.push(d);
+    await expect(floe(['cluster', 'up', '--detach', '--json', '--data-dir', d, '--port-base', '0', '--mode', 'shared-storage'])).rejects.toThrow(/shared-storage is not built yet/);
+  });
+});
