@@ -203,6 +203,12 @@ async function readBody(body: unknown, signal: AbortSignal): Promise<Buffer> {
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
 }
 
+/** The first byte of a `Content-Range: bytes a-b/n` answer, or undefined when it does not parse. */
+function contentRangeStart(header: string): number | undefined {
+  const m = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(header.trim());
+  return m === null ? undefined : Number(m[1]);
+}
+
 function crc32cBase64(body: readonly Buffer[]): string {
   let crc = 0;
   for (const b of body) crc = crc32c(b, crc) >>> 0;
@@ -210,6 +216,8 @@ function crc32cBase64(body: readonly Buffer[]): string {
   out.writeUInt32BE(crc, 0);
   return out.toString('base64');
 }
+
+const silentSdkLogger = { trace: (): void => {}, debug: (): void => {}, info: (): void => {}, warn: (): void => {}, error: (): void => {} };
 
 export class S3ObjectStore implements ObjectStore {
   readonly client: S3Client;
@@ -243,6 +251,10 @@ export class S3ObjectStore implements ObjectStore {
       maxAttempts: 1,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      // The SDK's own logger is silent by default, except that a failed request with a
+      // streamed body warns on the console that it will not be retried: true of the SDK,
+      // but this store retries it, so the warning is noise. A silent logger drops it.
+      logger: silentSdkLogger,
       requestHandler: { connectionTimeout: options.connectTimeoutMs ?? connectTimeoutMsDefault, requestTimeout: this.requestTimeoutMs },
     });
   }
@@ -345,9 +357,14 @@ export class S3ObjectStore implements ObjectStore {
       }
       if (range !== undefined) {
         const wanted = rangeLength(range);
-        if (res.ContentRange === undefined && data.length > range.endInclusive) {
-          // A server that ignores Range sends the whole object with 200: take the range from it.
-          data = data.subarray(range.start, range.endInclusive + 1);
+        if (data.length > wanted) {
+          // More than asked for: a server that ignores Range (200, the whole object), or one
+          // that ignores its end (s3rver reads `bytes=0-0` as `bytes=0-`). Take the range
+          // out of what was sent, located by Content-Range.
+          const from = res.ContentRange === undefined ? 0 : contentRangeStart(res.ContentRange);
+          if (from !== undefined && from <= range.start && from + data.length > range.endInclusive) {
+            data = data.subarray(range.start - from, range.endInclusive + 1 - from);
+          }
         }
         if (data.length !== wanted) {
           throw new ObjectStoreError(objectStoreErrorCodes.range, `${what}: object ends before the range (got ${data.length} of ${wanted} bytes)`);

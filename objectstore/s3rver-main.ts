@@ -108,19 +108,14 @@ async function main(): Promise<void> {
   // Koa reports request errors (client disconnects, a bad request) here; keep them off stdout.
   server.on('error', (err: unknown) => log.debug({ err }, 'request failed'));
 
-  const address = await server.run();
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const endpoint = `http://${host}:${address.port}`;
-  process.stdout.write(
-    `${JSON.stringify({ event: 'ready', role: 'objectstore', id: opts.id, ports: { s3: address.port }, pid: process.pid, endpoint, bucket: opts.bucket })}\n`,
-  );
-  log.info({ endpoint, bucket: opts.bucket, directory }, 'serving S3');
-
+  // Signal handlers come first: a launcher may stop the process as soon as it reads the ready line.
+  let running = false;
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) process.exit(1);
     stopping = true;
     log.info({ signal }, 'shutting down');
+    if (!running) process.exit(0);
     const force = setTimeout(() => {
       server.httpServer?.closeAllConnections();
     }, shutdownGraceMs);
@@ -135,6 +130,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  const address = await server.run();
+  running = true;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const endpoint = `http://${host}:${address.port}`;
+  process.stdout.write(
+    `${JSON.stringify({ event: 'ready', role: 'objectstore', id: opts.id, ports: { s3: address.port }, pid: process.pid, endpoint, bucket: opts.bucket })}\n`,
+  );
+  log.info({ endpoint, bucket: opts.bucket, directory }, 'serving S3');
 }
 
 main().catch((err: unknown) => {

@@ -26,10 +26,12 @@ export interface ObjectStoreServer {
   port: number;
   pid: number;
   dataDir: string;
+  /** The ready line the process printed, parsed. */
+  readyLine: Record<string, unknown>;
   /** Client options for this server (embedded credentials, path style). */
   options(): S3ObjectStoreOptions;
-  /** SIGTERM, then waits for the exit (SIGKILL if it does not come). */
-  stop(): Promise<void>;
+  /** SIGTERM, then waits for the exit (SIGKILL if it does not come); resolves with the exit code (null if killed by a signal). */
+  stop(): Promise<number | null>;
   /** SIGKILL, and waits for the exit. */
   kill(): Promise<void>;
   /** What the process wrote to stderr (the last 64 KiB), for failure messages. */
@@ -43,9 +45,9 @@ export interface StartOptions {
   bucket?: string;
 }
 
-function waitExit(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
+function waitExit(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
 export async function startObjectStoreServer(options: StartOptions = {}): Promise<ObjectStoreServer> {
@@ -62,7 +64,7 @@ export async function startObjectStoreServer(options: StartOptions = {}): Promis
     stderr = (stderr + s).slice(-stderrKeptBytesMax);
   });
 
-  const ready = await new Promise<{ endpoint: string; port: number }>((resolve, reject) => {
+  const ready = await new Promise<{ endpoint: string; port: number; line: Record<string, unknown> }>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -73,7 +75,7 @@ export async function startObjectStoreServer(options: StartOptions = {}): Promis
       try {
         const msg = JSON.parse(line) as { event?: string; endpoint?: string; ports?: { s3?: number } };
         if (msg.event !== 'ready' || msg.endpoint === undefined || msg.ports?.s3 === undefined) throw new Error(`unexpected first line: ${line}`);
-        resolve({ endpoint: msg.endpoint, port: msg.ports.s3 });
+        resolve({ endpoint: msg.endpoint, port: msg.ports.s3, line: msg });
       } catch (err) {
         child.kill('SIGKILL');
         reject(err instanceof Error ? err : new Error(String(err)));
@@ -92,14 +94,16 @@ export async function startObjectStoreServer(options: StartOptions = {}): Promis
     port: ready.port,
     pid,
     dataDir,
+    readyLine: ready.line,
     options: () => embeddedS3Options(ready.endpoint, bucket),
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = waitExit(child);
       process.kill(pid, 'SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
-      await exited;
+      const code = await exited;
       clearTimeout(timer);
+      return code;
     },
     async kill() {
       if (child.exitCode !== null || child.signalCode !== null) return;
