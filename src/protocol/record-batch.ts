@@ -107,6 +107,10 @@ export function checkProducedBatch(records: Buffer, maxMessageBytes: number): Pr
   const magic = records.readInt8(16);
   if (magic !== 2) return fail(ErrorCode.UNSUPPORTED_VERSION, `magic ${magic}: only RecordBatch v2 is accepted`);
   const header = readBatchHeader(records, 0);
+  if (header.sizeBytes < BATCH_HEADER_BYTES) {
+    // A length that cannot even cover the header is corruption, not a second batch.
+    return fail(ErrorCode.CORRUPT_MESSAGE, `batchLength says ${header.sizeBytes} bytes, less than a batch header`);
+  }
   if (header.sizeBytes !== records.length) {
     // Either a truncated batch or more than one batch: Kafka accepts exactly one.
     return header.sizeBytes < records.length

@@ -34,6 +34,15 @@ import {
   type TypeOf,
 } from '../../src/protocol/schema.ts';
 
+/**
+ * Runs per property, scaled by FLOE_PROPERTY_RUNS_SCALE (e.g. 20 for a long local fuzz
+ * session); the defaults keep the unit suite at a few seconds.
+ */
+export function runs(base: number): number {
+  const scale = Number(process.env.FLOE_PROPERTY_RUNS_SCALE ?? '1');
+  return Math.max(1, Math.round(base * (Number.isFinite(scale) && scale > 0 ? scale : 1)));
+}
+
 export interface ArbitraryOptions {
   /** What absent fields hold: their defaults (the decoded form) or random junk. */
   absent?: 'default' | 'random';
@@ -114,7 +123,8 @@ function typeArbitrary(t: Type, version: number, opts: Required<ArbitraryOptions
         else if (opts.absent === 'random') shape[name] = typeArbitrary(field.type, version, opts, true);
         else shape[name] = fc.constant(defaultOf(field));
       }
-      return fc.record(shape);
+      // fc.record builds null-prototype objects; decoders build plain ones.
+      return fc.record(shape).map((o) => ({ ...o }));
     }
   }
 }

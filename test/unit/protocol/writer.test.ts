@@ -224,7 +224,7 @@ describe('Writer: growth', () => {
         expect(small.length).toBe(large.length);
         expect(join(small.chunksOut())).toEqual(large.toBuffer());
       }),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
   });
 
