@@ -19,6 +19,8 @@ export interface FaultProxy {
   setLatencyMs(ms: number): void;
   /** Requests seen, and how many were answered with an injected 503. */
   readonly counts: { requests: number; injected503: number };
+  /** The last requests seen (method, path, headers), newest last, at most 100. */
+  readonly seen: { method: string; url: string; headers: http.IncomingHttpHeaders }[];
   close(): Promise<void>;
 }
 
@@ -27,9 +29,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let failures = 0;
   let latencyMs = 0;
   const counts = { requests: 0, injected503: 0 };
+  const seen: FaultProxy['seen'] = [];
 
   const server = http.createServer((req, res) => {
     counts.requests++;
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    if (seen.length > 100) seen.shift();
     if (failures > 0) {
       failures--;
       counts.injected503++;
@@ -66,6 +71,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       latencyMs = ms;
     },
     counts,
+    seen,
     close() {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));

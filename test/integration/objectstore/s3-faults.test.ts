@@ -3,6 +3,7 @@
  * front of a real s3rver, a stalled store (the proxy holds requests past the request
  * timeout), and the s3rver process killed with SIGKILL and restarted on its data dir.
  */
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectStoreError, objectStoreErrorCodes } from '../../../objectstore/object-store.ts';
@@ -75,6 +76,31 @@ describe('retries against injected 503 SlowDown answers', () => {
     await expect(store.get('anything')).rejects.toMatchObject({ code: objectStoreErrorCodes.rejected, httpStatus: 403, retriable: false });
     expect(await metricValue(registry, 'floe_objectstore_requests_total{op="get",outcome="rejected"}')).toBe(1);
     expect(await metricValue(registry, 'floe_objectstore_retries_total')).toBe(0);
+  });
+});
+
+describe('what goes over the wire', () => {
+  it('a PUT carries the same x-amz-checksum-crc32c the SDK computes itself, over a plain (not aws-chunked) body', async () => {
+    const store = open({ endpoint: proxy.endpoint });
+    const parts = [Buffer.from('checksummed '), Buffer.alloc(100_000, 0x5a)];
+    await store.put('wire/ours', parts);
+    const ours = proxy.seen.find((r) => r.method === 'PUT' && r.url.split('?')[0]!.endsWith('/wire/ours'))!;
+    const sdk = new S3Client({ ...server.options(), endpoint: proxy.endpoint, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, requestChecksumCalculation: 'WHEN_SUPPORTED' });
+    try {
+      await sdk.send(new PutObjectCommand({ Bucket: server.bucket, Key: 'wire/sdk', Body: Buffer.concat(parts), ChecksumAlgorithm: 'CRC32C' }));
+    } finally {
+      sdk.destroy();
+    }
+    const theirs = proxy.seen.find((r) => r.method === 'PUT' && r.url.split('?')[0]!.endsWith('/wire/sdk'))!;
+    // For a buffer body the SDK sends its checksum as a header: ours must be the same value.
+    expect(theirs.headers['x-amz-checksum-crc32c']).toMatch(/^[A-Za-z0-9+/]{6}==$/);
+    expect(ours.headers['x-amz-checksum-crc32c']).toBe(theirs.headers['x-amz-checksum-crc32c']);
+    // Unsigned payload: no SHA-256 pass over the body (the CRC-32C protects it instead).
+    expect(ours.headers['x-amz-content-sha256']).toBe('UNSIGNED-PAYLOAD');
+    expect(ours.headers['content-encoding']).toBeUndefined();
+    expect(ours.headers['x-amz-trailer']).toBeUndefined();
+    expect(ours.headers['content-length']).toBe(String(100_012));
+    expect((await store.get('wire/ours')).equals(Buffer.concat(parts))).toBe(true);
   });
 });
 
