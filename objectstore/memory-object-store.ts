@@ -4,6 +4,8 @@
  * with FLOE_ERR_OBJECT_EXISTS (so a caller that would overwrite is caught in tests),
  * and a range past the end fails with FLOE_ERR_OBJECT_RANGE.
  */
+import { systemClock } from '../src/common/clock.ts';
+import type { Clock } from '../src/common/clock.ts';
 import { assertValidRange, ObjectStoreError, objectStoreErrorCodes, rangeLength } from './object-store.ts';
 import type { ByteRange, ListOptions, ObjectInfo, ObjectStore } from './object-store.ts';
 
@@ -11,8 +13,11 @@ const listPageSizeDefault = 1000;
 
 export class MemoryObjectStore implements ObjectStore {
   private readonly objects = new Map<string, Buffer>();
+  private readonly modified = new Map<string, number>();
   /** Requests served, by operation: lets tests assert how many requests a read path made. */
   readonly requestCounts = { put: 0, get: 0, head: 0, delete: 0, list: 0 };
+
+  constructor(private readonly clock: Clock = systemClock) {}
 
   put(key: string, body: Buffer | readonly Buffer[]): Promise<void> {
     this.requestCounts.put++;
@@ -21,6 +26,7 @@ export class MemoryObjectStore implements ObjectStore {
     }
     // Copy: the caller may reuse its buffers once put resolves, as with a real store.
     this.objects.set(key, Buffer.concat(Buffer.isBuffer(body) ? [body] : body));
+    this.modified.set(key, this.clock.now());
     return Promise.resolve();
   }
 
@@ -46,7 +52,10 @@ export class MemoryObjectStore implements ObjectStore {
 
   delete(keys: readonly string[]): Promise<void> {
     this.requestCounts.delete++;
-    for (const k of keys) this.objects.delete(k);
+    for (const k of keys) {
+      this.objects.delete(k);
+      this.modified.delete(k);
+    }
     return Promise.resolve();
   }
 
@@ -58,7 +67,7 @@ export class MemoryObjectStore implements ObjectStore {
       await Promise.resolve();
       for (const k of keys.slice(i, i + pageSize)) {
         const data = this.objects.get(k);
-        if (data !== undefined) yield { key: k, size: data.length };
+        if (data !== undefined) yield { key: k, size: data.length, lastModifiedMs: this.modified.get(k) ?? 0 };
       }
     }
   }
@@ -66,6 +75,7 @@ export class MemoryObjectStore implements ObjectStore {
   /** Test hook: replaces an object's bytes, as a corrupting disk or a rogue writer would. */
   overwriteForTest(key: string, data: Buffer): void {
     this.objects.set(key, Buffer.from(data));
+    this.modified.set(key, this.clock.now());
   }
 
   keys(): string[] {

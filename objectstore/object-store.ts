@@ -28,6 +28,12 @@ export interface ByteRange {
 export interface ObjectInfo {
   key: string;
   size: number;
+  /**
+   * When the store last wrote the object (ms since the epoch), as the store reports it.
+   * Orphan collection uses it to leave alone objects whose upload may still be on its way
+   * to being committed.
+   */
+  lastModifiedMs: number;
 }
 
 export interface ListOptions {

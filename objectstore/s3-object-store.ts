@@ -426,7 +426,7 @@ export class S3ObjectStore implements ObjectStore {
         return { value: res, bytes: 0 };
       });
       for (const o of page.Contents ?? []) {
-        if (o.Key !== undefined) yield { key: o.Key, size: o.Size ?? 0 };
+        if (o.Key !== undefined) yield { key: o.Key, size: o.Size ?? 0, lastModifiedMs: o.LastModified?.getTime() ?? 0 };
       }
       if (page.IsTruncated !== true || page.NextContinuationToken === undefined) return;
       token = page.NextContinuationToken;

@@ -87,8 +87,10 @@ describe('S3ObjectStore against s3rver', () => {
     await Promise.all(keys.map((k) => store.put(k, Buffer.from('x'))));
     const listRequests = await metric('floe_objectstore_requests_total', 'op="list",outcome="ok"');
     const listed: string[] = [];
+    const listedAfterMs = Date.now() - 60_000;
     for await (const o of store.list('many/', { pageSize: 7 })) {
       expect(o.size).toBe(1);
+      expect(o.lastModifiedMs).toBeGreaterThan(listedAfterMs);
       listed.push(o.key);
     }
     expect(listed).toEqual(keys);
