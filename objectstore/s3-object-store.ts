@@ -19,7 +19,17 @@
  */
 import { Readable, addAbortSignal } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
-import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import type { BucketLocationConstraint } from '@aws-sdk/client-s3';
 import type { Registry } from 'prom-client';
 import { systemClock } from '../src/common/clock.ts';
 import type { Clock } from '../src/common/clock.ts';
@@ -256,6 +266,43 @@ export class S3ObjectStore implements ObjectStore {
       // but this store retries it, so the warning is noise. A silent logger drops it.
       logger: silentSdkLogger,
       requestHandler: { connectionTimeout: options.connectTimeoutMs ?? connectTimeoutMsDefault, requestTimeout: this.requestTimeoutMs },
+    });
+  }
+
+  /**
+   * Creates the bucket unless it exists (MinIO starts with none; the embedded s3rver
+   * creates its own). Resolves with whether it was created. Not part of the ObjectStore
+   * seam: a deployment step, run once at start.
+   */
+  async ensureBucket(region: string): Promise<boolean> {
+    const exists = await this.operation('head', `head bucket ${this.bucket}`, async (abortSignal) => {
+      try {
+        await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal });
+        return { value: true, bytes: 0 };
+      } catch (err) {
+        if ((err as SdkErrorLike | null)?.$metadata?.httpStatusCode === 404) return { value: false, bytes: 0 };
+        throw err;
+      }
+    });
+    if (exists) return false;
+    return this.operation('put', `create bucket ${this.bucket}`, async (abortSignal) => {
+      try {
+        await this.client.send(
+          new CreateBucketCommand({
+            Bucket: this.bucket,
+            // us-east-1 is the one region that must not be named as a location constraint. The
+            // SDK types list the AWS regions it knows; other stores accept other names.
+            ...(region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }),
+          }),
+          { abortSignal },
+        );
+        return { value: true, bytes: 0 };
+      } catch (err) {
+        // Another process created it between our HEAD and our PUT: the outcome we wanted.
+        const name = (err as SdkErrorLike | null)?.name;
+        if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists') return { value: false, bytes: 0 };
+        throw err;
+      }
     });
   }
 

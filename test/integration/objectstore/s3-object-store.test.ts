@@ -124,6 +124,21 @@ describe('S3ObjectStore against s3rver', () => {
   });
 });
 
+describe('S3ObjectStore.ensureBucket', () => {
+  it('creates a missing bucket once and then finds it', async () => {
+    const other = new S3ObjectStore({ ...server.options(), bucket: 'floe-created-by-test' });
+    try {
+      await expect(other.put('k', Buffer.from('v'))).rejects.toMatchObject({ code: objectStoreErrorCodes.rejected, httpStatus: 404 });
+      expect(await other.ensureBucket('us-east-1')).toBe(true);
+      expect(await other.ensureBucket('us-east-1')).toBe(false);
+      await other.put('k', Buffer.from('v'));
+      expect((await other.get('k')).toString()).toBe('v');
+    } finally {
+      other.close();
+    }
+  });
+});
+
 describe('the object format through real S3', () => {
   const streams = ['orders/0', 'orders/1', 'payments/0', 'payments/3', 'audit/12'];
 
