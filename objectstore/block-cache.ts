@@ -153,12 +153,19 @@ export class BlockCache implements RangeReader {
     return out;
   }
 
-  /** Drops the cached blocks of `range` (or of the whole object) of `key`. */
+  /**
+   * Drops the cached blocks of `range` (or of the whole object) of `key`. GETs under way
+   * for them are forgotten too: they finish for their current readers, but fill nothing
+   * and are joined by no later reader.
+   */
   invalidate(key: string, range?: ByteRange): void {
     this.generation++;
     if (range === undefined) {
       for (const [id, block] of this.blocks) {
         if (keyOf(id) === key) this.drop(id, block);
+      }
+      for (const id of this.inflight.keys()) {
+        if (keyOf(id) === key) this.inflight.delete(id);
       }
       this.lastBlockRead.delete(key);
       return;
@@ -169,6 +176,7 @@ export class BlockCache implements RangeReader {
       const id = blockId(key, b);
       const block = this.blocks.get(id);
       if (block !== undefined) this.drop(id, block);
+      this.inflight.delete(id);
     }
   }
 

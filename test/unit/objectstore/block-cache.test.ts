@@ -232,6 +232,18 @@ describe('BlockCache: invalidation and metrics', () => {
     expect(store.gets).toHaveLength(2);
   });
 
+  it('a GET under way when its range is invalidated fills nothing and is not joined by later readers', async () => {
+    const { cache, store, data } = await setup(500, { blockBytes: 100, capacityBytes: 1000, readAheadBlocks: 0 });
+    store.holding = true;
+    const before = cache.read('obj', r(0, 10), data.length);
+    cache.invalidate('obj', r(0, 0));
+    const after = cache.read('obj', r(0, 10), data.length);
+    expect(store.gets).toHaveLength(2);
+    store.release();
+    await Promise.all([before, after]);
+    expect(cache.stats().cachedBlocks).toBe(1);
+  });
+
   it('exports lookups by result, read-ahead, evictions, bytes and the hit ratio on the registry', async () => {
     const registry = new Registry();
     const { cache, data } = await setup(1000, { blockBytes: 100, capacityBytes: 200, readAheadBlocks: 1, registry });
