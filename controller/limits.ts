@@ -1,0 +1,54 @@
+/**
+ * The controller's limits and defaults, in one place. Units are the last word of each
+ * name. Relations between them are checked at start (assertControllerLimits), so a bad
+ * combination fails when the process starts rather than during a failover.
+ */
+export const ControllerLimits = {
+  /** A broker that has not heartbeated for this long is declared dead (overridable). */
+  leaseMsDefault: 3_000,
+  leaseMsMin: 200,
+  leaseMsMax: 600_000,
+  /** Brokers heartbeat this many times per lease, so one or two lost beats are harmless. */
+  heartbeatsPerLease: 6,
+  /** Longest a broker's metadata long-poll is held open before an "unchanged" answer. */
+  longPollWaitMsMax: 30_000,
+  /** Long-polls held at once; more get 503 (a broker retries). */
+  longPollWaitersMax: 10_000,
+  /** Largest request body of either HTTP API. */
+  requestBodyBytesMax: 1024 * 1024,
+  /** Kafka's 249. */
+  topicNameLengthMax: 249,
+  partitionsPerTopicMax: 10_000,
+  /** Partitions in the whole cluster (placement and views are O(partitions)). */
+  partitionsTotalMax: 200_000,
+  replicationFactorMax: 16,
+  topicsPerRequestMax: 1_000,
+  /** Producer ids are handed out in blocks of at least this many (Kafka's block size). */
+  producerIdBlockSizeMin: 1_000,
+  producerIdBlockSizeMax: 1_000_000,
+  /** Producer ids are int64 in Kafka; we stay within exact doubles. */
+  producerIdMax: Number.MAX_SAFE_INTEGER,
+  /** One metadata log entry; a longer length field means a torn or corrupt frame. */
+  logEntryBytesMax: 16 * 1024 * 1024,
+  /** A snapshot is written after this many entries since the last one... */
+  snapshotEveryEntries: 10_000,
+  /** ...or this many log bytes, whichever comes first. */
+  snapshotEveryBytes: 64 * 1024 * 1024,
+  /** Retry delay of a failing beforeReassign hook (the partitions stay offline meanwhile). */
+  reassignHookRetryMs: 1_000,
+} as const;
+
+export function assertControllerLimits(leaseMs: number): void {
+  const l = ControllerLimits;
+  if (!Number.isInteger(leaseMs) || leaseMs < l.leaseMsMin || leaseMs > l.leaseMsMax) {
+    throw new RangeError(`lease must be an integer in [${l.leaseMsMin}, ${l.leaseMsMax}] ms, got ${leaseMs}`);
+  }
+  if (l.partitionsPerTopicMax > l.partitionsTotalMax) throw new RangeError('partitionsPerTopicMax must not exceed partitionsTotalMax');
+  if (l.producerIdBlockSizeMin > l.producerIdBlockSizeMax) throw new RangeError('producerIdBlockSizeMin must not exceed producerIdBlockSizeMax');
+  if (l.requestBodyBytesMax > l.logEntryBytesMax) throw new RangeError('a request must fit in one metadata log entry');
+}
+
+/** How often brokers heartbeat for a given lease. */
+export function heartbeatMsFor(leaseMs: number): number {
+  return Math.max(20, Math.floor(leaseMs / ControllerLimits.heartbeatsPerLease));
+}
