@@ -136,7 +136,7 @@ describe('refused produce requests', () => {
     expect((await produce(conn, 'bad-input', good)).errorCode).toBe(ErrorCode.NONE);
 
     const corrupt = encodeRecordBatch([{ value: Buffer.from('corrupt') }]);
-    corrupt[corrupt.length - 1] ^= 0xff;
+    corrupt.writeUInt8(corrupt.readUInt8(corrupt.length - 1) ^ 0xff, corrupt.length - 1);
     expect((await produce(conn, 'bad-input', corrupt)).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE);
 
     const truncated = encodeRecordBatch([{ value: Buffer.from('truncated') }]).subarray(0, 70);
@@ -170,7 +170,7 @@ describe('refused produce requests', () => {
   it('closes the connection of an acks=0 producer whose request fails, and keeps the data of others', async () => {
     const conn = await KafkaConnection.connect(host, port);
     const corrupt = encodeRecordBatch([{ value: Buffer.from('x') }]);
-    corrupt[corrupt.length - 1] ^= 0xff;
+    corrupt.writeUInt8(corrupt.readUInt8(corrupt.length - 1) ^ 0xff, corrupt.length - 1);
     const closed = new Promise<void>((resolve) => {
       const probe = setInterval(() => {
         if (conn.closed) {
