@@ -281,7 +281,7 @@ export class LocalLog implements PartitionLog {
 
   private async commitGroup(g: AppendGroup): Promise<void> {
     if (this.fatal !== null) {
-      g.waiter.reject(this.fatal);
+      this.abandon(g, this.fatal);
       return;
     }
     try {
@@ -318,7 +318,7 @@ export class LocalLog implements PartitionLog {
     const old = this.active;
     if (base !== old.endOffset) throw new Error(`roll to ${base} but the active segment ends at ${old.endOffset}`);
     // Every sealed segment is synced, whatever the policy: only the active one holds unsynced bytes.
-    if (old.syncedBytes < old.bytes) {
+    if (old.needsSync()) {
       await old.handle.datasync();
       old.markSynced();
     }
@@ -326,7 +326,9 @@ export class LocalLog implements PartitionLog {
     await old.persistIndexes(this.fs);
     const seg = await Segment.create(this.fs, this.dir, base, rollAtMs, this.config.indexIntervalBytes);
     try {
-      // Its directory sync also makes the new segment's file durable before data goes in.
+      // The new file must be durable before acknowledged data goes into it. (The
+      // checkpoint below also syncs the directory, but not when its value is unchanged.)
+      await this.fs.syncDir(this.dir);
       await this.recoveryCheckpoint.write(base);
     } catch (err) {
       await seg.retire().catch(() => undefined);
@@ -338,28 +340,43 @@ export class LocalLog implements PartitionLog {
     await old.closeIndexFiles().catch((err: unknown) => this.logger.warn({ err, dir: this.dir }, 'closing index files failed'));
   }
 
-  private async failGroup(g: AppendGroup, err: unknown): Promise<void> {
-    const error = toStorageError(err, `append at offset ${g.first} to ${this.dir} failed`);
-    this.logger.warn({ err, dir: this.dir, offset: g.first }, 'append failed; rejecting it and every append queued after it');
-    // Synchronously, before anything else can append: later appends reuse these offsets.
+  /**
+   * Takes back a group that will not be committed and everything queued after it:
+   * synchronously, before anything else can append, since later appends reuse its offsets.
+   */
+  private abandon(g: AppendGroup, error: StorageError): void {
     this.logEnd = g.first;
     this.tail.truncateFrom(g.first);
     const seg = this.active;
     this.projected = { bytes: seg.bytes, base: seg.base, rollAtMs: seg.rollAtMs };
     g.waiter.reject(error);
     this.rejectQueued(error);
+  }
+
+  private async failGroup(g: AppendGroup, err: unknown): Promise<void> {
+    const error = toStorageError(err, `append at offset ${g.first} to ${this.dir} failed`);
+    this.logger.warn({ err, dir: this.dir, offset: g.first }, 'append failed; rejecting it and every append queued after it');
+    this.abandon(g, error);
+    const seg = this.active;
     try {
-      // Cut whatever part of the group reached the file, durably, so it cannot resurface.
-      if ((await seg.handle.size()) !== seg.bytes) {
-        await seg.handle.truncate(seg.bytes);
-        await seg.handle.datasync();
-        seg.markSynced();
-      }
+      // Cut whatever part of the group reached the file.
+      if ((await seg.handle.size()) === seg.bytes) return;
+      await seg.handle.truncate(seg.bytes);
     } catch (cause) {
       this.fatal = new StorageError('FLOE_ERR_STORAGE_IO', `${this.dir}: could not truncate after a failed append; refusing appends until reopened`, {
         cause,
       });
       this.logger.error({ err: cause, dir: this.dir }, 'truncation after a failed append failed');
+      return;
+    }
+    seg.truncatedUnsynced = true;
+    try {
+      // Durably, so that the cut bytes cannot resurface after a crash. If this fails, the
+      // next fdatasync of the segment (which also persists its size) does it.
+      await seg.handle.datasync();
+      seg.markSynced();
+    } catch (cause) {
+      this.logger.warn({ err: cause, dir: this.dir }, 'fsync after truncating a failed append failed; retrying with the next fsync');
     }
   }
 
@@ -377,7 +394,7 @@ export class LocalLog implements PartitionLog {
     }
     const seg = this.active;
     try {
-      if (op.syncData && seg.syncedBytes < seg.bytes) {
+      if (op.syncData && seg.needsSync()) {
         await seg.handle.datasync();
         seg.markSynced();
       }

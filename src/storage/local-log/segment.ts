@@ -42,6 +42,8 @@ export class Segment {
   readonly timeIndex: TimeIndex;
   /** Set when a lookup found the offset index pointing at the wrong batch: lookups then scan from the start. */
   indexSuspect = false;
+  /** Set when the file was truncated (a failed append) and that is not yet fsynced. */
+  truncatedUnsynced = false;
 
   private bytesSinceIndexEntry = 0;
   private persistedOffsetEntries = 0;
@@ -99,6 +101,12 @@ export class Segment {
   markSynced(): void {
     this.syncedBytes = this.bytes;
     this.syncedOffset = this.endOffset;
+    this.truncatedUnsynced = false;
+  }
+
+  /** True when an fdatasync would make something durable: committed bytes or a truncation. */
+  needsSync(): boolean {
+    return this.syncedBytes < this.bytes || this.truncatedUnsynced;
   }
 
   /** Records the segment's maximum timestamp at its end, so that it survives in the time index. */
