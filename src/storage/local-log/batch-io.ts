@@ -52,24 +52,32 @@ function sizeAt(buf: Buffer, at: number): number {
   return size < BATCH_HEADER_BYTES || size > BATCH_BYTES_MAX || buf.readInt8(at + 16) !== 2 ? -1 : size;
 }
 
+/** What walkHeaders resolves with when `startUnverified` is set and no batch starts at the start position. */
+export const NO_BATCH_AT_START = -1;
+
 /**
  * Walks the headers of committed batches in [position, end) of a segment, calling `visit`
  * for each until it returns false. Committed data is expected to be well formed: a
- * malformed header is reported as FLOE_ERR_STORAGE_CORRUPT. Resolves with the position
- * where the walk stopped (the batch `visit` refused, or `end`).
+ * malformed header is reported as FLOE_ERR_STORAGE_CORRUPT — except the first one when
+ * `startUnverified` (the position came from an index), which resolves NO_BATCH_AT_START.
+ * Resolves with the position where the walk stopped (the batch `visit` refused, or `end`).
  */
 export async function walkHeaders(
   h: FileHandle,
   position: number,
   end: number,
   visit: (header: BatchHeader, position: number) => boolean,
+  opts: { startUnverified?: boolean } = {},
 ): Promise<number> {
   const chunk = Buffer.allocUnsafe(Math.min(HEADER_SCAN_CHUNK_BYTES, Math.max(end - position, BATCH_HEADER_BYTES)));
   let chunkStart = 0;
   let chunkBytes = 0;
   let pos = position;
   while (pos < end) {
-    if (end - pos < BATCH_HEADER_BYTES) throw corrupt(`${h.path}: ${end - pos} bytes at ${pos} hold no batch header`);
+    if (end - pos < BATCH_HEADER_BYTES) {
+      if (opts.startUnverified === true && pos === position) return NO_BATCH_AT_START;
+      throw corrupt(`${h.path}: ${end - pos} bytes at ${pos} hold no batch header`);
+    }
     if (pos < chunkStart || pos + BATCH_HEADER_BYTES > chunkStart + chunkBytes) {
       chunkStart = pos;
       chunkBytes = await readFully(h, chunk, pos, Math.min(chunk.length, end - pos));
@@ -77,7 +85,10 @@ export async function walkHeaders(
     }
     const at = pos - chunkStart;
     const size = sizeAt(chunk, at);
-    if (size < 0 || pos + size > end) throw corrupt(`${h.path}: malformed batch header at ${pos}`);
+    if (size < 0 || pos + size > end) {
+      if (opts.startUnverified === true && pos === position) return NO_BATCH_AT_START;
+      throw corrupt(`${h.path}: malformed batch header at ${pos}`);
+    }
     if (!visit(readBatchHeader(chunk, at), pos)) return pos;
     pos += size;
   }

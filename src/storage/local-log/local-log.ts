@@ -38,7 +38,7 @@ import {
   type PartitionLog,
   type ReadResult,
 } from '../partition-log.ts';
-import { readBatches, toStorageError, walkHeaders } from './batch-io.ts';
+import { NO_BATCH_AT_START, readBatches, toStorageError, walkHeaders } from './batch-io.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import {
   BATCH_BYTES_MAX,
@@ -458,27 +458,37 @@ export class LocalLog implements PartitionLog {
     if (!seg.acquire()) throw new StorageError('FLOE_ERR_STORAGE_CLOSED', `segment ${seg.base} of ${this.dir} is gone`);
   }
 
-  /** Position of the committed batch containing `offset` in `seg` (or the segment's end). */
+  /**
+   * Position of the committed batch containing `offset` in `seg` (or the segment's end).
+   * The index only says where to start; the batch found there must be the one the index
+   * names, or the index is distrusted and the segment scanned from its start.
+   */
   private async locate(seg: Segment, offset: number): Promise<number> {
     const start = seg.lookup(offset);
     let first = true;
     let found = -1;
-    const verdict = { indexWrong: false };
-    const stop = await walkHeaders(seg.handle, start.position, seg.bytes, (h, at) => {
-      if (first) {
-        first = false;
-        if (h.baseOffset !== start.baseOffset) {
-          verdict.indexWrong = true;
+    let indexWrong = false;
+    const stop = await walkHeaders(
+      seg.handle,
+      start.position,
+      seg.bytes,
+      (h, at) => {
+        if (first) {
+          first = false;
+          if (h.baseOffset !== start.baseOffset) {
+            indexWrong = true;
+            return false;
+          }
+        }
+        if (h.baseOffset + h.lastOffsetDelta >= offset) {
+          found = at;
           return false;
         }
-      }
-      if (h.baseOffset + h.lastOffsetDelta >= offset) {
-        found = at;
-        return false;
-      }
-      return true;
-    });
-    if (verdict.indexWrong) {
+        return true;
+      },
+      { startUnverified: start.position > 0 },
+    );
+    if (indexWrong || stop === NO_BATCH_AT_START) {
       this.logger.warn({ file: seg.path(SegmentFile.INDEX), offset }, 'offset index points at the wrong batch; scanning this segment from its start');
       seg.indexSuspect = true;
       return this.locate(seg, offset);

@@ -22,7 +22,7 @@
  * reported as FLOE_ERR_STORAGE_CORRUPT rather than silently cut.
  */
 import * as path from 'node:path';
-import type { FileSystem } from '../../common/fs.ts';
+import type { FileHandle, FileSystem } from '../../common/fs.ts';
 import type { LogConfig } from '../partition-log.ts';
 import { corrupt, errnoOf, validateBatches } from './batch-io.ts';
 import { Checkpoint, readCheckpoint } from './checkpoint.ts';
@@ -98,30 +98,45 @@ export async function recoverLog(ctx: RecoveryContext): Promise<RecoveredLog> {
   const segments: Segment[] = [];
   /** Segments whose batches were checked here: synced and re-indexed before the log opens. */
   const scanned = new Set<Segment>();
+  /** Open segment files not yet owned by a Segment (closed here if recovery fails). */
+  const loose = new Map<number, FileHandle>();
   let expected: number | null = null;
   /** Set once a torn tail was cut: every later segment is deleted. */
   let cut = false;
   try {
-    for (let i = 0; i < bases.length; i++) {
-      const base = bases[i]!;
+    // Empty segment files hold nothing: a roll that failed or was cut short. Only the last
+    // may be the log's fresh active segment; the others go before anything is judged, so
+    // that "the next segment" below always means one with data.
+    const files: { base: number; size: number }[] = [];
+    for (const base of bases) {
+      const handle = await fs.open(path.join(dir, segmentFileName(base, SegmentFile.LOG)), 'write');
+      loose.set(base, handle);
+      files.push({ base, size: await handle.size() });
+    }
+    for (let i = files.length - 2; i >= 0; i--) {
+      const f = files[i]!;
+      if (f.size > 0) continue;
+      await loose.get(f.base)!.close();
+      loose.delete(f.base);
+      await removeSegmentFiles(fs, dir, f.base);
+      files.splice(i, 1);
+    }
+
+    for (let i = 0; i < files.length; i++) {
+      const { base, size } = files[i]!;
+      const handle = loose.get(base)!;
+      const logFile = handle.path;
       if (cut) {
         logger.warn({ dir, base }, 'deleting a segment after a torn tail');
-        await removeSegmentFiles(fs, dir, base);
-        continue;
-      }
-      const logFile = path.join(dir, segmentFileName(base, SegmentFile.LOG));
-      const handle = await fs.open(logFile, 'write');
-      const size = await handle.size();
-      const nextBase = bases[i + 1];
-      if (size === 0 && (nextBase !== undefined || (expected !== null && base !== expected))) {
-        // A roll cut short: the segment holds nothing and continues nothing.
+        loose.delete(base);
         await handle.close();
         await removeSegmentFiles(fs, dir, base);
         continue;
       }
       if (expected !== null && base !== expected) {
+        loose.delete(base);
         await handle.close();
-        if (base < recoveryPoint) throw corrupt(`${logFile}: segment starts at ${base}, but the log before it ends at ${expected}`);
+        if (base < recoveryPoint && size > 0) throw corrupt(`${logFile}: segment starts at ${base}, but the log before it ends at ${expected}`);
         logger.warn({ dir, base, expected }, 'segment does not continue the log; deleting it and every later one');
         await removeSegmentFiles(fs, dir, base);
         cut = true;
@@ -130,11 +145,13 @@ export async function recoverLog(ctx: RecoveryContext): Promise<RecoveredLog> {
       const offsetIndex = OffsetIndex.load(await readIfPresent(fs, path.join(dir, segmentFileName(base, SegmentFile.INDEX))), size);
       const timeIndex = TimeIndex.load(await readIfPresent(fs, path.join(dir, segmentFileName(base, SegmentFile.TIME_INDEX))));
       const seg: Segment = new Segment(dir, base, handle, ctx.nowMs, interval, { offsetIndex, timeIndex });
+      loose.delete(base);
       segments.push(seg);
-      if (nextBase !== undefined && nextBase <= recoveryPoint) {
-        if (!loadClean(seg, size, nextBase)) {
+      const next = files[i + 1];
+      if (next !== undefined && next.size > 0 && next.base <= recoveryPoint) {
+        if (!loadClean(seg, size, next.base)) {
           logger.warn({ dir, base }, 'index of a synced segment unusable; rebuilding it');
-          await rebuildClean(seg, size, nextBase);
+          await rebuildClean(seg, size, next.base);
           scanned.add(seg);
         }
       } else {
@@ -180,6 +197,7 @@ export async function recoverLog(ctx: RecoveryContext): Promise<RecoveredLog> {
     return { segments, logStartOffset: logStart, logStartCheckpoint, recoveryPointCheckpoint };
   } catch (err) {
     for (const seg of segments) await seg.retire().catch(() => undefined);
+    for (const handle of loose.values()) await handle.close().catch(() => undefined);
     throw err;
   }
 }
