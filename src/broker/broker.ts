@@ -31,6 +31,17 @@ export interface BrokerConfig {
   defaultReplicationFactor: number;
   /** Broker-level defaults for topic configs (e.g. flush.messages), by Kafka name. */
   topicDefaults: TopicConfigOverrides;
+  /**
+   * Other broker settings by Kafka name (e.g. offsets.topic.num.partitions,
+   * group.initial.rebalance.delay.ms); each subsystem reads its own, with Kafka's default.
+   */
+  settings: Record<string, string>;
+}
+
+/** Told when this broker starts or stops serving a partition (the group coordinator follows these). */
+export interface PartitionListener {
+  opened(part: Partition): void | Promise<void>;
+  closing(part: Partition): void | Promise<void>;
 }
 
 export interface BrokerDeps {
@@ -64,6 +75,7 @@ export class Broker {
   private producerIds = { next: 0, end: 0 };
   private producerIdQueue: Promise<unknown> = Promise.resolve();
   private boundPort = 0;
+  private readonly partitionListeners: PartitionListener[] = [];
 
   constructor(private readonly deps: BrokerDeps) {
     assertLimits();
@@ -120,6 +132,18 @@ export class Broker {
     this.logger.info({ nodeId: this.nodeId, port: this.boundPort }, 'broker listening');
   }
 
+  /** Adds a listener; it is told about partitions opened and closed from now on. */
+  addPartitionListener(listener: PartitionListener): void {
+    this.partitionListeners.push(listener);
+  }
+
+  /** A broker setting by Kafka name, as a number, with its Kafka default. */
+  numberSetting(name: string, kafkaDefault: number): number {
+    const v = this.config.settings[name];
+    const n = v === undefined ? kafkaDefault : Number(v);
+    return Number.isFinite(n) ? n : kafkaDefault;
+  }
+
   /** Opens what this broker now serves and closes what it no longer does. Serialised. */
   reconcile(): Promise<void> {
     const run = async (): Promise<void> => {
@@ -140,7 +164,12 @@ export class Broker {
         }
         this.partitions.delete(k);
         const topicGone = view.topics.get(part.topic)?.id !== part.topicId;
-        closing.push(topicGone ? part.destroy() : part.close());
+        closing.push(
+          (async () => {
+            for (const l of this.partitionListeners) await l.closing(part);
+            await (topicGone ? part.destroy() : part.close());
+          })(),
+        );
       }
       await Promise.all(closing);
       const opens: Promise<void>[] = [];
@@ -172,6 +201,7 @@ export class Broker {
       });
       await part.loadProducerState();
       this.partitions.set(k, part);
+      for (const l of this.partitionListeners) await l.opened(part);
     })();
     this.opening.set(k, opened);
     try {
@@ -227,7 +257,12 @@ export class Broker {
     await closed;
     await this.reconciling;
     await Promise.all([...this.opening.values()].map((p) => p.catch(() => undefined)));
-    await Promise.all([...this.partitions.values()].map((p) => p.close()));
+    await Promise.all(
+      [...this.partitions.values()].map(async (p) => {
+        for (const l of this.partitionListeners) await l.closing(p);
+        await p.close();
+      }),
+    );
     this.partitions.clear();
     await this.store?.close();
     await this.deps.storage.close();

@@ -17,14 +17,16 @@ import type { BrokerFlags } from './main.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { InvalidConfigError, validateTopicConfig } from './topic-config.ts';
 
-const BROKER_SETTINGS = ['auto.create.topics.enable', 'num.partitions', 'default.replication.factor'];
+/** Settings given with --config that are not topic defaults: they configure the broker itself. */
+const BROKER_SETTING = /^(auto\.create\.topics\.enable|num\.partitions|default\.replication\.factor|offsets\.|group\.|transactional\.)/;
 
 export async function runBroker(opts: BrokerFlags): Promise<void> {
   const log = processLogger(`broker-${opts.id}`);
   if (opts.mode !== 'shared-nothing') {
     throw new InvalidConfigError(`--mode ${opts.mode}: only shared-nothing is built so far`);
   }
-  const topicDefaults = Object.fromEntries(Object.entries(opts.config).filter(([k]) => !BROKER_SETTINGS.includes(k)));
+  const topicDefaults = Object.fromEntries(Object.entries(opts.config).filter(([k]) => !BROKER_SETTING.test(k)));
+  const settings = Object.fromEntries(Object.entries(opts.config).filter(([k]) => BROKER_SETTING.test(k)));
   validateTopicConfig(topicDefaults);
   const dataDir = path.resolve(opts.dataDir);
   const metricsRegistry = new Registry();
@@ -40,6 +42,7 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
       defaultPartitions: Number(opts.config['num.partitions'] ?? 1),
       defaultReplicationFactor: Number(opts.config['default.replication.factor'] ?? 1),
       topicDefaults,
+      settings,
     },
     metadata: (self) =>
       LocalMetadataStore.open({
