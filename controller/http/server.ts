@@ -62,9 +62,9 @@ export async function buildControllerServer(opts: ControllerServerOptions): Prom
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
   });
 
-  // Our own JSON parser: an empty body is "no body" (POST /v1/rebalance without one),
-  // anything else must parse.
-  app.removeContentTypeParser('application/json');
+  // JSON only (other media types are 415), with our own parser: an empty body is "no
+  // body" (POST /v1/rebalance without one), anything else must parse.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
     const s = typeof text === 'string' ? text : text.toString('utf8');
     if (s.trim() === '') {
