@@ -7,6 +7,12 @@ import type { FileHandle, FileSystem, OpenMode } from '../../src/common/fs.ts';
 
 export class GatedFileSystem implements FileSystem {
   datasyncs = 0;
+  /**
+   * When set, every datasync first waits this many turns of the event loop: nodes given
+   * different random delays acknowledge the same entry at different moments, which is
+   * where a crash exposes a writer that reports too early.
+   */
+  delayTurns: (() => number) | null = null;
   private held = false;
   private waiting: (() => void)[] = [];
   private syncListeners: (() => void)[] = [];
@@ -35,9 +41,11 @@ export class GatedFileSystem implements FileSystem {
   }
 
   /** @internal */
-  gate(): Promise<void> {
+  async gate(): Promise<void> {
     this.datasyncs++;
-    if (!this.held) return Promise.resolve();
+    const turns = this.delayTurns?.() ?? 0;
+    for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (!this.held) return;
     return new Promise((resolve) => {
       this.waiting.push(resolve);
       for (const l of this.syncListeners.splice(0)) l();
