@@ -69,6 +69,9 @@ class MemoryLog implements PartitionLog {
   maintain(): Promise<void> {
     return Promise.resolve();
   }
+  onHighWatermark(): () => void {
+    return () => undefined;
+  }
   flush(): Promise<void> {
     return Promise.resolve();
   }
