@@ -156,9 +156,10 @@ export class Controller {
         'recovered the metadata',
       );
     }
-    // Grace: every broker held alive gets one whole lease to heartbeat to this process.
+    // Grace: every broker held alive gets one whole lease to heartbeat to this process
+    // (unconfirmed until it does, see liveness.ts).
     const now = opts.clock.monotonic();
-    for (const b of state.brokers.values()) if (b.alive) c.leases.grant(b.id, b.incarnation, now);
+    for (const b of state.brokers.values()) if (b.alive) c.leases.grant(b.id, b.incarnation, now, false);
     c.scheduleLeaseCheck();
     for (const id of state.pendingFailovers.keys()) c.startFailoverCompletion(id, now);
     c.updateGauges();
@@ -409,6 +410,10 @@ export class Controller {
     if (kind === 'duplicate') {
       throw new ApiError('DUPLICATE_BROKER_REGISTRATION', `broker ${req.id} is registered by another process (incarnation ${known?.incarnation}) that holds a live lease`);
     }
+    // A restart while the old process still counts as alive (its lease was only the
+    // grace of a controller restart): the old process is declared dead first, so that
+    // what it held is fenced before it is given back (to this new process, see failover.ts).
+    const oldDeath = kind === 'restart' && known?.alive === true ? this.failBroker(req.id) : Promise.resolve();
     const same = known?.alive === true && known.incarnation === req.incarnation && known.host === req.host && known.port === req.port && known.rack === req.rack;
     this.leases.grant(req.id, req.incarnation, now);
     if (!this.cancelLeaseTimer) this.scheduleLeaseCheck();
@@ -416,7 +421,9 @@ export class Controller {
       await this.log.barrier();
     } else {
       this.opts.logger.info({ broker: req.id, kind, host: req.host, port: req.port, rack: req.rack }, 'broker registered');
-      await this.commit([{ type: 'broker-registered', broker: { id: req.id, incarnation: req.incarnation, host: req.host, port: req.port, rack: req.rack } }]);
+      const registered = this.commit([{ type: 'broker-registered', broker: { id: req.id, incarnation: req.incarnation, host: req.host, port: req.port, rack: req.rack } }]);
+      await oldDeath;
+      await registered;
       await this.recoverOffline();
     }
     return { version: this.published.version, leaseMs: this.opts.leaseMs, heartbeatMs: this.heartbeatMs };

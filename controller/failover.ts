@@ -6,10 +6,13 @@
  * Rules (every ownership change bumps the partition's leaderEpoch; every change of
  * leader, replicas or ISR bumps its partitionEpoch):
  *  - shared-storage: a partition has one owner (replicas = isr = [owner]). When the owner
- *    dies its partitions go offline (leader -1) and are recorded as a pending failover;
- *    once the beforeReassign hook has fenced the dead broker, each goes to the eligible
- *    broker with the fewest owned partitions (of that topic first). Offline partitions
- *    without a pending failover are given owners whenever a broker becomes eligible.
+ *    dies its partitions go offline (leader -1, replicas still naming the last owner) and
+ *    are recorded as a pending failover; once the beforeReassign hook has fenced the dead
+ *    broker, each goes back to its last owner if that broker id is eligible again (a
+ *    restarted process), else to the eligible broker with the fewest owned partitions (of
+ *    that topic first). Offline partitions without a pending failover are given owners
+ *    the same way whenever a broker becomes eligible, so that a cluster restarted as a
+ *    whole gets its old placement back rather than everything on the first broker up.
  *  - shared-nothing: a dead broker leaves every ISR it is in, except as the last member
  *    (Kafka keeps the last ISR member so that it can return as leader). The leader is the
  *    first live replica, in replica order, that is in the ISR; with
@@ -102,6 +105,12 @@ function placementBrokers(state: MetadataState): PlacementBroker[] {
   return eligibleBrokers(state).map((b) => ({ id: b.id, rack: b.rack }));
 }
 
+/** shared-storage: the owner for an offline partition: its last owner if eligible, else the least loaded. */
+function ownerFor(p: PartitionState, topic: string, brokers: readonly PlacementBroker[], tally: Tally): PlacementBroker | undefined {
+  const last = p.replicas[0];
+  return brokers.find((b) => b.id === last) ?? pickBroker({ topic, candidates: brokers, tally });
+}
+
 /**
  * A broker died (its lease ran out, or it shut down): the records that declare it dead
  * and take away what it led. In shared-storage mode its partitions go offline and a
@@ -153,7 +162,7 @@ export function planFailoverCompletion(state: MetadataState, deadId: number): Me
     const t = state.topics.get(ref.topic);
     const p = t?.id === ref.topicId ? t.partitions[ref.partition] : undefined;
     if (!p || p.leader >= 0) continue;
-    const owner = pickBroker({ topic: ref.topic, candidates: brokers, tally });
+    const owner = ownerFor(p, ref.topic, brokers, tally);
     if (!owner) continue;
     tally.add(ref.topic, owner.id);
     records.push({ type: 'partition-changed', topic: ref.topic, partition: withOwner(p, owner.id) });
@@ -177,7 +186,7 @@ export function planOfflineRecovery(state: MetadataState): MetadataRecord[] {
     for (const t of state.topics.values()) {
       for (const p of t.partitions) {
         if (p.leader >= 0 || pending.has(`${t.id}\u0000${p.index}`)) continue;
-        const owner = pickBroker({ topic: t.name, candidates: brokers, tally });
+        const owner = ownerFor(p, t.name, brokers, tally);
         if (!owner) return records;
         tally.add(t.name, owner.id);
         records.push({ type: 'partition-changed', topic: t.name, partition: withOwner(p, owner.id) });

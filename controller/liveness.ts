@@ -5,7 +5,10 @@
  *
  * Leases live in memory only. After a controller restart every broker the metadata
  * holds as alive is granted a fresh lease (a grace period of one lease), so a restart
- * of the controller alone never declares a broker dead.
+ * of the controller alone never declares a broker dead. Such a lease is unconfirmed
+ * until the broker's first heartbeat to this controller process: a new process for the
+ * same id registering meanwhile is taken as a restart (the whole cluster restarting),
+ * not refused as a duplicate.
  */
 
 export type RenewOutcome = 'renewed' | 'unknown' | 'incarnation-mismatch';
@@ -18,12 +21,14 @@ export type RegistrationKind =
   | 'same-incarnation'
   /** A new process for this id, and the old one is dead or its lease has run out. */
   | 'restart'
-  /** A new process while the old one still holds a live lease: refused. */
+  /** A new process while the old one holds a live lease it has confirmed by a heartbeat: refused. */
   | 'duplicate';
 
 interface Lease {
   incarnation: string;
   renewedAtMs: number;
+  /** Renewed by a heartbeat (or granted on registration), not only granted as grace. */
+  confirmed: boolean;
 }
 
 export class LeaseTable {
@@ -31,8 +36,9 @@ export class LeaseTable {
 
   constructor(readonly leaseMs: number) {}
 
-  grant(id: number, incarnation: string, nowMs: number): void {
-    this.leases.set(id, { incarnation, renewedAtMs: nowMs });
+  /** `confirmed: false` is the grace lease given after a controller restart. */
+  grant(id: number, incarnation: string, nowMs: number, confirmed = true): void {
+    this.leases.set(id, { incarnation, renewedAtMs: nowMs, confirmed });
   }
 
   renew(id: number, incarnation: string, nowMs: number): RenewOutcome {
@@ -43,6 +49,7 @@ export class LeaseTable {
     // broker's death is decided by the expiry, and it registers again afterwards.
     if (nowMs >= lease.renewedAtMs + this.leaseMs) return 'unknown';
     lease.renewedAtMs = nowMs;
+    lease.confirmed = true;
     return 'renewed';
   }
 
@@ -83,7 +90,7 @@ export class LeaseTable {
     const { known } = opts;
     if (!known) return 'new';
     if (known.incarnation === opts.incarnation) return 'same-incarnation';
-    if (known.alive && this.holds(opts.id, opts.nowMs)) return 'duplicate';
+    if (known.alive && this.holds(opts.id, opts.nowMs) && this.leases.get(opts.id)?.confirmed === true) return 'duplicate';
     return 'restart';
   }
 }

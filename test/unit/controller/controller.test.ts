@@ -208,6 +208,19 @@ describe('Controller', () => {
     expect(owners(h2.controller, 't').every((o) => o.startsWith('1@'))).toBe(true);
   });
 
+  it('takes brokers restarted together with the controller back at once, each with its own partitions', async () => {
+    const h = await open();
+    await threeBrokersAndTopic(h, 6);
+    const placement = owners(h.controller, 't').map((o) => o.split('@')[0]);
+    h.fs.crash();
+    const h2 = await open({ fs: h.fs });
+    // New processes for every broker id, before any old one could heartbeat.
+    for (const id of [1, 2, 3]) await register(h2.controller, id, null, `new-${id}`);
+    await settle();
+    expect(owners(h2.controller, 't')).toEqual(placement.map((b) => `${b}@2`));
+    expect(view(h2.controller).brokers.map((b) => b.id)).toEqual([1, 2, 3]);
+  });
+
   it('restores the same state from snapshots and the log after a crash', async () => {
     const h = await open({ extra: { snapshotEveryEntries: 4 } });
     await threeBrokersAndTopic(h, 6);

@@ -110,6 +110,26 @@ describe('shared-storage failover', () => {
     expect(leaders(s, 'b')).toEqual(['3@2']);
   });
 
+  it('gives offline partitions back to their last owner when that broker id is eligible again (a restarted process)', () => {
+    const s = buildState({ mode: 'shared-storage', brokers: [{ id: 1 }, { id: 2 }, { id: 3 }], topics: [{ name: 't', partitions: roundRobin(6, [1, 2, 3]) }] });
+    applied(s, planBrokerDeath(s, 3));
+    applied(s, [{ type: 'broker-registered', broker: { id: 3, incarnation: 'restarted', host: 'h', port: 1, rack: null } }]);
+    applied(s, planFailoverCompletion(s, 3));
+    expect(leaders(s, 't')).toEqual(['1@0', '2@0', '3@2', '1@0', '2@0', '3@2']);
+  });
+
+  it('brings offline partitions back on their last owners when those are eligible, else on whoever is up (availability first)', () => {
+    const s = buildState({ mode: 'shared-storage', brokers: [{ id: 1 }, { id: 2 }, { id: 3 }], topics: [{ name: 't', partitions: roundRobin(6, [1, 2, 3]) }] });
+    // All die before any failover completes (a power cut): nothing can take their partitions.
+    for (const id of [1, 2, 3]) applied(s, planBrokerDeath(s, id));
+    for (const id of [1, 2, 3]) applied(s, planFailoverCompletion(s, id));
+    expect(leaders(s, 't')).toEqual(['-1@1', '-1@1', '-1@1', '-1@1', '-1@1', '-1@1']);
+    for (const id of [2, 1]) applied(s, [{ type: 'broker-registered', broker: { id, incarnation: 'back', host: 'h', port: 1, rack: null } }]);
+    applied(s, planOfflineRecovery(s));
+    // 1 and 2 get their own back; 3 is not back, so its partitions go to the least loaded.
+    expect(leaders(s, 't')).toEqual(['1@2', '2@2', '1@2', '1@2', '2@2', '2@2']);
+  });
+
   it('moves an owner with planMoves and bumps the epoch; a move to the current owner changes nothing', () => {
     const s = buildState({ mode: 'shared-storage', brokers: [{ id: 1 }, { id: 2 }], topics: [{ name: 't', partitions: roundRobin(2, [1, 2]) }] });
     expect(planMoves(s, [{ topic: 't', partition: 0, from: 1, to: 1 }])).toEqual([]);

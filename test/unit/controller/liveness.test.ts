@@ -40,18 +40,28 @@ describe('LeaseTable', () => {
     });
   }
 
-  const registrations: { name: string; known?: { incarnation: string; alive: boolean }; lease?: boolean; incarnation: string; want: RegistrationKind }[] = [
+  const registrations: { name: string; known?: { incarnation: string; alive: boolean }; lease?: boolean; grace?: boolean; heartbeat?: boolean; incarnation: string; want: RegistrationKind }[] = [
     { name: 'never seen', incarnation: 'a', want: 'new' },
     { name: 'same process again (answer lost, or declared dead)', known: { incarnation: 'a', alive: false }, incarnation: 'a', want: 'same-incarnation' },
     { name: 'same process while alive', known: { incarnation: 'a', alive: true }, lease: true, incarnation: 'a', want: 'same-incarnation' },
     { name: 'new process after the old one died', known: { incarnation: 'a', alive: false }, incarnation: 'b', want: 'restart' },
     { name: 'new process, old one alive but its lease ran out', known: { incarnation: 'a', alive: true }, lease: false, incarnation: 'b', want: 'restart' },
     { name: 'new process while the old one holds a live lease', known: { incarnation: 'a', alive: true }, lease: true, incarnation: 'b', want: 'duplicate' },
+    {
+      name: 'new process while the old one holds only the grace lease of a controller restart',
+      known: { incarnation: 'a', alive: true },
+      lease: true,
+      grace: true,
+      incarnation: 'b',
+      want: 'restart',
+    },
+    { name: 'new process after the old one confirmed its grace lease', known: { incarnation: 'a', alive: true }, lease: true, grace: true, heartbeat: true, incarnation: 'b', want: 'duplicate' },
   ];
   for (const c of registrations) {
     it(`classify: ${c.name} → ${c.want}`, () => {
       const t = new LeaseTable(1000);
-      if (c.lease !== undefined) t.grant(1, 'a', c.lease ? 500 : -2000);
+      if (c.lease !== undefined) t.grant(1, 'a', c.lease ? 500 : -2000, !c.grace);
+      if (c.heartbeat) t.renew(1, 'a', 600);
       expect(t.classify({ id: 1, incarnation: c.incarnation, known: c.known, nowMs: 1000 })).toBe(c.want);
     });
   }
