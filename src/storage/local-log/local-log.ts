@@ -557,12 +557,19 @@ export class LocalLog implements PartitionLog {
       // Older than the cache means committed, so the segment holds batches past the cursor.
       const seg = this.segmentFor(cursor);
       const from = cursor;
+      // An exception from `visit` is the caller's, not a storage failure: it passes through as is.
+      let visitorFailure: { error: unknown } | null = null;
       this.pin(seg);
       try {
         const position = await this.locate(seg, from);
         await walkHeaders(seg.handle, position, seg.bytes, (h) => {
           const next = h.baseOffset + h.lastOffsetDelta + 1;
-          if (next > from) visit(h);
+          try {
+            if (next > from) visit(h);
+          } catch (error) {
+            visitorFailure = { error };
+            return false;
+          }
           cursor = next;
           return true;
         });
@@ -570,6 +577,10 @@ export class LocalLog implements PartitionLog {
         throw toStorageError(err, `scanning headers of ${this.dir} failed`);
       } finally {
         seg.release();
+      }
+      if (visitorFailure !== null) {
+        const { error } = visitorFailure as { error: unknown };
+        throw error instanceof Error ? error : new Error(String(error));
       }
       if (cursor <= from) throw new StorageError('FLOE_ERR_STORAGE_CORRUPT', `${this.dir}: segment ${seg.base} holds no batch at offset ${from}`);
     }

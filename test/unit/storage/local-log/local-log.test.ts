@@ -289,6 +289,21 @@ describe('LocalLog lookups', () => {
   });
 });
 
+describe('LocalLog header scans', () => {
+  it('lets an exception thrown by the visitor through unchanged', async () => {
+    const h = harness();
+    const log = await h.open({ segmentBytes: 1024 }, { tailCacheBytes: 0 });
+    await appendMany(log, 30, { valueBytes: 40 });
+    const bug = new TypeError('visitor bug');
+    await expect(
+      log.scanHeaders(0, (hd) => {
+        if (hd.baseOffset === 12) throw bug;
+      }),
+    ).rejects.toBe(bug);
+    await log.close();
+  });
+});
+
 describe('LocalLog retention', () => {
   it('advances the log start durably and removes whole segments below it', async () => {
     const h = harness();
