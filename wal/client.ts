@@ -179,6 +179,8 @@ export class WalClient {
   private failure: WalError | null = null;
   private closed = false;
   private opened: Deferred<void> = quietDeferred();
+  /** Aborted by close() and by a fence: pending connection attempts give up at once. */
+  private readonly stopping = new AbortController();
   private readonly reachableListeners = new Set<(reachable: number) => void>();
   private lastReachable = 0;
 
@@ -340,7 +342,7 @@ export class WalClient {
   private connect(link: Link): void {
     link.cancelTimer = null;
     if (this.closed || this.failure) return;
-    WalConnection.connect(link.endpoint, this.connOpts).then(
+    WalConnection.connect(link.endpoint, this.connOpts, this.stopping.signal).then(
       (conn) => {
         if (this.closed || this.failure) {
           conn.close();
@@ -408,6 +410,7 @@ export class WalClient {
   }
 
   private disconnectAll(): void {
+    this.stopping.abort();
     for (const link of this.links) {
       link.cancelTimer?.();
       link.cancelTimer = null;

@@ -56,35 +56,56 @@ export class WalConnection {
     this.armWatchdog();
   }
 
-  /** Connects and shakes hands; rejects with WalUnreachableError (or WalProtocolError for a node speaking another version). */
-  static connect(endpoint: WalEndpoint, opts: ConnectionOptions): Promise<WalConnection> {
+  /**
+   * Connects and shakes hands; rejects with WalUnreachableError (or WalProtocolError for a
+   * node speaking another version). Aborting `signal` gives up at once (a closing client
+   * must not keep a socket or a timer alive).
+   */
+  static connect(endpoint: WalEndpoint, opts: ConnectionOptions, signal?: AbortSignal): Promise<WalConnection> {
     return new Promise<WalConnection>((resolve, reject) => {
       const name = endpointName(endpoint);
+      if (signal?.aborted) {
+        reject(new WalUnreachableError(`${name}: connection attempt aborted`));
+        return;
+      }
       const socket = net.connect({ host: endpoint.host, port: endpoint.port });
+      let conn: WalConnection | null = null;
+      const onAbort = (): void => {
+        cancel();
+        socket.destroy();
+        conn?.close();
+        reject(new WalUnreachableError(`${name}: connection attempt aborted`));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       const cancel = opts.clock.setTimer(opts.connectTimeoutMs, () => {
+        signal?.removeEventListener('abort', onAbort);
         socket.destroy();
         reject(new WalUnreachableError(`${name}: no connection within ${opts.connectTimeoutMs} ms`));
       });
       socket.once('error', (err) => {
         cancel();
+        signal?.removeEventListener('abort', onAbort);
         reject(new WalUnreachableError(`${name}: ${err.message}`, { cause: err }));
       });
       socket.once('connect', () => {
         cancel();
         socket.removeAllListeners('error');
-        const conn = new WalConnection(socket, endpoint, opts);
-        conn.send((id) => encodeHello(id)).then(
+        conn = new WalConnection(socket, endpoint, opts);
+        const c = conn;
+        c.onClose(() => signal?.removeEventListener('abort', onAbort));
+        c.send((id) => encodeHello(id)).then(
           (r) => {
+            signal?.removeEventListener('abort', onAbort);
             if (r.status !== Status.OK) {
-              conn.close();
+              c.close();
               reject(decodeError(r, name));
               return;
             }
             try {
-              conn.nodeId = decodeHelloOk(r.body).nodeId;
-              resolve(conn);
+              c.nodeId = decodeHelloOk(r.body).nodeId;
+              resolve(c);
             } catch (err) {
-              conn.close();
+              c.close();
               reject(asError(err));
             }
           },

@@ -19,8 +19,7 @@ import { WalClient } from './client.ts';
 import { checkEntryId, checkEpoch, encodeLogId } from './codec.ts';
 import { endpointName, WalConnection } from './connection.ts';
 import type { ConnectionOptions, WalEndpoint } from './connection.ts';
-import { asError, WalFencedError, WalQuorumUnavailableError } from './errors.ts';
-import type { WalError } from './errors.ts';
+import { asError, WalFencedError, WalQuorumUnavailableError, WalUnreachableError } from './errors.ts';
 import { clientInFlightBytesMax, connectTimeoutMsDefault, readBytesMax, recoveryStragglerMsDefault, requestTimeoutMsDefault } from './limits.ts';
 import { decodeError, decodeReadOk, decodeStateOk, encodeFence, encodeRead, encodeTruncate, Status } from './protocol.ts';
 import type { ChosenTail, NodeReport } from './quorum.ts';
@@ -58,12 +57,103 @@ export interface ReadLogOptions {
   clock?: Clock;
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** Once a fence quorum of nodes answered, how long to wait for the others. */
+  stragglerMs?: number;
 }
 
-interface Conn {
-  endpoint: WalEndpoint;
-  conn: WalConnection | null;
-  error: Error | null;
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error };
+
+/**
+ * The nodes of one recovery or read, connected lazily. A round runs one call on each of
+ * a set of nodes and settles once all have answered, or once `need` of them succeeded and
+ * stragglerMs more has passed: a hung node (SIGSTOP, a dead disk) delays a round by at
+ * most that, never by the request timeout.
+ */
+class Peers {
+  private readonly conns: (WalConnection | null)[];
+  private readonly connecting: (Promise<WalConnection> | null)[];
+  private closed = false;
+  private readonly stopping = new AbortController();
+
+  constructor(
+    readonly endpoints: readonly WalEndpoint[],
+    private readonly co: ConnectionOptions,
+  ) {
+    this.conns = endpoints.map(() => null);
+    this.connecting = endpoints.map(() => null);
+  }
+
+  private conn(i: number): Promise<WalConnection> {
+    const open = this.conns[i];
+    if (open?.isOpen()) return Promise.resolve(open);
+    let pending = this.connecting[i];
+    if (!pending) {
+      pending = WalConnection.connect(this.endpoints[i]!, this.co, this.stopping.signal).then(
+        (c) => {
+          this.connecting[i] = null;
+          // A connection that completes after the recovery ended is not kept.
+          if (this.closed) c.close();
+          else this.conns[i] = c;
+          return c;
+        },
+        (err: unknown) => {
+          this.connecting[i] = null;
+          throw asError(err);
+        },
+      );
+      this.connecting[i] = pending;
+    }
+    return pending;
+  }
+
+  round<T>(indices: readonly number[], need: number, stragglerMs: number, call: (conn: WalConnection) => Promise<T>): Promise<Outcome<T>[]> {
+    return new Promise((resolve) => {
+      const outcomes: Outcome<T>[] = indices.map(() => ({ ok: false, error: new WalUnreachableError('no answer within the round') }));
+      let settled = 0;
+      let succeeded = 0;
+      let done = false;
+      let cancel: (() => void) | null = null;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        cancel?.();
+        resolve(outcomes.slice());
+      };
+      const settle = (): void => {
+        settled++;
+        if (settled === indices.length) finish();
+        else if (succeeded >= need && !cancel) cancel = this.co.clock.setTimer(stragglerMs, finish);
+      };
+      indices.forEach((node, k) => {
+        this.conn(node)
+          .then(call)
+          .then(
+            (value) => {
+              if (done) return;
+              outcomes[k] = { ok: true, value };
+              succeeded++;
+              settle();
+            },
+            (err: unknown) => {
+              if (done) return;
+              outcomes[k] = { ok: false, error: asError(err) };
+              settle();
+            },
+          );
+      });
+      if (indices.length === 0) finish();
+    });
+  }
+
+  name(i: number): string {
+    return endpointName(this.endpoints[i]!);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stopping.abort();
+    for (const c of this.conns) c?.close();
+  }
 }
 
 function connOptions(o: { clock?: Clock; connectTimeoutMs?: number; requestTimeoutMs?: number }): ConnectionOptions {
@@ -72,21 +162,6 @@ function connOptions(o: { clock?: Clock; connectTimeoutMs?: number; requestTimeo
     connectTimeoutMs: o.connectTimeoutMs ?? connectTimeoutMsDefault,
     requestTimeoutMs: o.requestTimeoutMs ?? requestTimeoutMsDefault,
   };
-}
-
-async function connectAll(nodes: readonly WalEndpoint[], opts: ConnectionOptions): Promise<Conn[]> {
-  return Promise.all(
-    nodes.map((endpoint) =>
-      WalConnection.connect(endpoint, opts).then(
-        (conn): Conn => ({ endpoint, conn, error: null }),
-        (err: unknown): Conn => ({ endpoint, conn: null, error: asError(err) }),
-      ),
-    ),
-  );
-}
-
-function closeAll(conns: readonly Conn[]): void {
-  for (const c of conns) c.conn?.close();
 }
 
 /** Reads every entry a node holds for the log from `from` on, page by page. */
@@ -106,8 +181,8 @@ async function readAll(conn: WalConnection, logId: Buffer, from: number): Promis
   }
 }
 
-function describe(conns: readonly Conn[]): string {
-  return conns.map((c) => `${endpointName(c.endpoint)}: ${c.error?.message ?? 'ok'}`).join('; ');
+function describe<T>(peers: Peers, indices: readonly number[], outcomes: readonly Outcome<T>[]): string {
+  return outcomes.map((o, k) => `${peers.name(indices[k]!)}: ${o.ok ? 'ok' : o.error.message}`).join('; ');
 }
 
 /**
@@ -124,42 +199,43 @@ export async function recoverLog(opts: RecoverLogOptions): Promise<RecoveredLog>
   checkEpoch(opts.newEpoch, 'newEpoch');
   const logIdBytes = encodeLogId(opts.logId);
   const need = fenceQuorum(n, ackQuorum);
-  const clock = opts.clock ?? systemClock;
   const log = opts.logger ?? pino({ level: 'silent' });
-  const co = connOptions(opts);
-  const conns = await connectAll(opts.nodes, co);
+  const straggler = opts.stragglerMs ?? recoveryStragglerMsDefault;
+  const peers = new Peers(opts.nodes, connOptions(opts));
+  const all = opts.nodes.map((_, i) => i);
   try {
     // 1. Fence. Each node answers only after every append it accepted earlier is durable.
-    const fenced = await fenceNodes(conns, logIdBytes, opts.newEpoch, need, clock, opts.stragglerMs ?? recoveryStragglerMsDefault);
-    const refusal = fenced.find((f) => f.error instanceof WalFencedError);
-    if (refusal) {
-      const e = refusal.error as WalFencedError;
-      throw new WalFencedError(`cannot recover ${opts.logId} at epoch ${opts.newEpoch}: ${e.message}`, e.fenceEpoch, { cause: e });
+    const fenced = await peers.round(all, need, straggler, async (conn) => {
+      const r = await conn.send((id) => encodeFence(id, logIdBytes, opts.newEpoch));
+      if (r.status !== Status.OK) throw decodeError(r, conn.name);
+      return decodeStateOk(r.body);
+    });
+    for (const o of fenced) {
+      if (!o.ok && o.error instanceof WalFencedError) {
+        throw new WalFencedError(`cannot recover ${opts.logId} at epoch ${opts.newEpoch}: ${o.error.message}`, o.error.fenceEpoch, { cause: o.error });
+      }
     }
-    const ok = fenced.filter((f) => f.state !== null);
-    if (ok.length < need) {
+    const fencedNodes = all.filter((_, k) => fenced[k]!.ok);
+    if (fencedNodes.length < need) {
       throw new WalQuorumUnavailableError(
-        `cannot recover ${opts.logId}: ${ok.length} of ${n} WAL nodes fenced at epoch ${opts.newEpoch}, ${need} needed (${describe(fenced)})`,
-        ok.length,
+        `cannot recover ${opts.logId}: ${fencedNodes.length} of ${n} WAL nodes fenced at epoch ${opts.newEpoch}, ${need} needed (${describe(peers, all, fenced)})`,
+        fencedNodes.length,
         need,
       );
     }
 
-    // 2. Read everything the fenced nodes hold.
-    const reads = await Promise.all(
-      ok.map((f) =>
-        readAll(f.conn!, logIdBytes, 0).then(
-          (r): NodeReport => ({ node: endpointName(f.endpoint), state: r.state, entries: r.entries }),
-          (err: unknown) => {
-            f.error = asError(err);
-            return null;
-          },
-        ),
-      ),
-    );
-    const reports = reads.filter((r): r is NodeReport => r !== null);
+    // 2. Read everything the fenced nodes hold (all of them: every read adds certainty).
+    const reads = await peers.round(fencedNodes, fencedNodes.length, straggler, async (conn) => {
+      const r = await readAll(conn, logIdBytes, 0);
+      return { node: conn.name, state: r.state, entries: r.entries } satisfies NodeReport;
+    });
+    const reports = reads.flatMap((o) => (o.ok ? [o.value] : []));
     if (reports.length < need) {
-      throw new WalQuorumUnavailableError(`cannot recover ${opts.logId}: only ${reports.length} fenced nodes could be read, ${need} needed (${describe(fenced)})`, reports.length, need);
+      throw new WalQuorumUnavailableError(
+        `cannot recover ${opts.logId}: only ${reports.length} fenced nodes could be read, ${need} needed (${describe(peers, fencedNodes, reads)})`,
+        reports.length,
+        need,
+      );
     }
 
     // 3. Choose.
@@ -174,57 +250,28 @@ export async function recoverLog(opts: RecoverLogOptions): Promise<RecoveredLog>
     await rewrite(opts, ackQuorum, tail);
 
     // 5. Record the end on an ack quorum: older versions of later ids lose to it for good.
-    await markEnd(opts, conns, co, logIdBytes, ackQuorum, tail.nextEntryId);
+    const marked = await peers.round(all, ackQuorum, straggler, async (conn) => {
+      const r = await conn.send((id) => encodeTruncate(id, logIdBytes, opts.newEpoch, tail.nextEntryId));
+      if (r.status !== Status.OK) throw decodeError(r, conn.name);
+    });
+    for (const o of marked) {
+      if (!o.ok && o.error instanceof WalFencedError) {
+        throw new WalFencedError(`recovery of ${opts.logId} at epoch ${opts.newEpoch} was overtaken: ${o.error.message}`, o.error.fenceEpoch, { cause: o.error });
+      }
+    }
+    const markedCount = marked.filter((o) => o.ok).length;
+    if (markedCount < ackQuorum) {
+      throw new WalQuorumUnavailableError(
+        `recovery of ${opts.logId}: the end marker reached ${markedCount} nodes, ${ackQuorum} needed (${describe(peers, all, marked)})`,
+        markedCount,
+        ackQuorum,
+      );
+    }
 
     return { entries: tail.entries, nextEntryId: tail.nextEntryId, trimmedUpTo: tail.trimmedUpTo };
   } finally {
-    closeAll(conns);
+    peers.close();
   }
-}
-
-interface FenceResult extends Conn {
-  state: LogState | null;
-}
-
-function fenceNodes(conns: readonly Conn[], logId: Buffer, epoch: number, need: number, clock: Clock, stragglerMs: number): Promise<FenceResult[]> {
-  return new Promise((resolve) => {
-    const results: FenceResult[] = conns.map((c) => ({ ...c, state: null }));
-    let settled = 0;
-    let succeeded = 0;
-    let done = false;
-    let cancel: (() => void) | null = null;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      cancel?.();
-      resolve(results);
-    };
-    const settle = (): void => {
-      settled++;
-      if (settled === results.length) finish();
-      else if (succeeded >= need && !cancel) cancel = clock.setTimer(stragglerMs, finish);
-    };
-    for (const r of results) {
-      if (!r.conn) {
-        settle();
-        continue;
-      }
-      r.conn.send((id) => encodeFence(id, logId, epoch)).then(
-        (resp) => {
-          if (resp.status === Status.OK) {
-            r.state = decodeStateOk(resp.body);
-            succeeded++;
-          } else r.error = decodeError(resp, r.conn!.name);
-          settle();
-        },
-        (err: unknown) => {
-          r.error = asError(err);
-          settle();
-        },
-      );
-    }
-    if (results.length === 0) finish();
-  });
 }
 
 async function rewrite(opts: RecoverLogOptions, ackQuorum: number, tail: ChosenTail): Promise<void> {
@@ -257,39 +304,6 @@ async function rewrite(opts: RecoverLogOptions, ackQuorum: number, tail: ChosenT
   }
 }
 
-async function markEnd(opts: RecoverLogOptions, conns: Conn[], co: ConnectionOptions, logId: Buffer, ackQuorum: number, nextEntryId: number): Promise<void> {
-  // Nodes that were unreachable for the fence may be back: try them again.
-  await Promise.all(
-    conns.map(async (c) => {
-      if (c.conn?.isOpen()) return;
-      try {
-        c.conn = await WalConnection.connect(c.endpoint, co);
-        c.error = null;
-      } catch (err) {
-        c.error = asError(err);
-      }
-    }),
-  );
-  const answers = await Promise.all(
-    conns.map(async (c): Promise<WalError | Error | null> => {
-      if (!c.conn) return c.error ?? new Error('not connected');
-      try {
-        const r = await c.conn.send((id) => encodeTruncate(id, logId, opts.newEpoch, nextEntryId));
-        return r.status === Status.OK ? null : decodeError(r, c.conn.name);
-      } catch (err) {
-        return asError(err);
-      }
-    }),
-  );
-  const fencedBy = answers.find((a): a is WalFencedError => a instanceof WalFencedError);
-  if (fencedBy) throw new WalFencedError(`recovery of ${opts.logId} at epoch ${opts.newEpoch} was overtaken: ${fencedBy.message}`, fencedBy.fenceEpoch, { cause: fencedBy });
-  const ok = answers.filter((a) => a === null).length;
-  if (ok < ackQuorum) {
-    const why = answers.map((a, i) => `${endpointName(conns[i]!.endpoint)}: ${a?.message ?? 'ok'}`).join('; ');
-    throw new WalQuorumUnavailableError(`recovery of ${opts.logId}: the end marker reached ${ok} nodes, ${ackQuorum} needed (${why})`, ok, ackQuorum);
-  }
-}
-
 /**
  * Reads a log without fencing it: every entry from fromEntryId on that the reachable
  * nodes hold, merged as recovery would merge them (newest epoch per id, the gap-free run).
@@ -305,27 +319,20 @@ export async function readLog(opts: ReadLogOptions): Promise<RecoveredLog> {
   checkEntryId(from, 'fromEntryId');
   const logIdBytes = encodeLogId(opts.logId);
   const need = fenceQuorum(n, ackQuorum);
-  const conns = await connectAll(opts.nodes, connOptions(opts));
+  const peers = new Peers(opts.nodes, connOptions(opts));
+  const all = opts.nodes.map((_, i) => i);
   try {
-    const reads = await Promise.all(
-      conns.map(async (c): Promise<NodeReport | null> => {
-        if (!c.conn) return null;
-        try {
-          const r = await readAll(c.conn, logIdBytes, from);
-          return { node: endpointName(c.endpoint), state: r.state, entries: r.entries };
-        } catch (err) {
-          c.error = asError(err);
-          return null;
-        }
-      }),
-    );
-    const reports = reads.filter((r): r is NodeReport => r !== null);
+    const reads = await peers.round(all, need, opts.stragglerMs ?? recoveryStragglerMsDefault, async (conn) => {
+      const r = await readAll(conn, logIdBytes, from);
+      return { node: conn.name, state: r.state, entries: r.entries } satisfies NodeReport;
+    });
+    const reports = reads.flatMap((o) => (o.ok ? [o.value] : []));
     if (reports.length < need) {
-      throw new WalQuorumUnavailableError(`cannot read ${opts.logId}: ${reports.length} of ${n} WAL nodes answered, ${need} needed (${describe(conns)})`, reports.length, need);
+      throw new WalQuorumUnavailableError(`cannot read ${opts.logId}: ${reports.length} of ${n} WAL nodes answered, ${need} needed (${describe(peers, all, reads)})`, reports.length, need);
     }
     const tail = chooseTail(reports, from);
     return { entries: tail.entries, nextEntryId: tail.nextEntryId, trimmedUpTo: tail.trimmedUpTo };
   } finally {
-    closeAll(conns);
+    peers.close();
   }
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import * as net from 'node:net';
 import { WalClient } from '../../../wal/client.ts';
 import { readLog, recoverLog } from '../../../wal/recovery.ts';
 import type { RecoveredLog } from '../../../wal/recovery.ts';
@@ -128,6 +129,28 @@ describe('recoverLog', () => {
     const err = await recoverLog({ nodes: c.nodes, logId, newEpoch: 2, ackQuorum: 2 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WalQuorumUnavailableError);
     expect(err).toMatchObject({ code: 'FLOE_ERR_WAL_QUORUM_UNAVAILABLE', reachable: 1, required: 2 });
+  });
+
+  it('does not wait for a node that accepts connections but never answers', async () => {
+    const c = await cluster();
+    const sockets = new Set<net.Socket>();
+    const blackhole = net.createServer((s) => sockets.add(s));
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const s of sockets) s.destroy();
+          blackhole.close(() => resolve());
+        }),
+    );
+    const nodes = [c.nodes[0]!, c.nodes[1]!, { host: '127.0.0.1', port: (blackhole.address() as net.AddressInfo).port }];
+    const w = await WalClient.open({ nodes, ackQuorum: 2, logId, epoch: 1, nextEntryId: 0, requestTimeoutMs: 120_000, connectTimeoutMs: 120_000 });
+    cleanups.push(() => w.close());
+    await writeAll(w, ['a', 'b']);
+    // With timeouts far beyond the test's own, only the straggler rule can finish these.
+    const r = await recoverLog({ nodes, logId, newEpoch: 2, ackQuorum: 2, requestTimeoutMs: 120_000, connectTimeoutMs: 120_000 });
+    expect(text(r)).toEqual(['0:a', '1:b']);
+    expect(text(await readLog({ nodes, logId, requestTimeoutMs: 120_000, connectTimeoutMs: 120_000 }))).toEqual(['0:a', '1:b']);
   });
 
   it('starts at the trim point', async () => {
