@@ -30,6 +30,7 @@ import {
   type AlterConfigResponse,
   type AlterIsrRequest,
   type AlterIsrResponse,
+  type ControllerMode,
   type CreatePartitionsRequest,
   type CreateTopicsRequest,
   type DeleteTopicsRequest,
@@ -122,6 +123,7 @@ export class ControllerMetadataStore implements MetadataStore {
   private readonly clock: Clock;
   private readonly log: Logger;
   private view: ClusterView = emptyView;
+  private modeValue: ControllerMode | null = null;
   private readonly listeners: ((v: ClusterView) => void)[] = [];
   private heartbeatMs = 500;
   private leaseMsValue = 0;
@@ -159,6 +161,11 @@ export class ControllerMetadataStore implements MetadataStore {
   /** The lease the controller holds this broker to. */
   get leaseMs(): number {
     return this.leaseMsValue;
+  }
+
+  /** The cluster's storage architecture, as the controller says (null before open). */
+  get mode(): ControllerMode | null {
+    return this.modeValue;
   }
 
   /** Whether the last exchange with the controller succeeded. */
@@ -376,6 +383,7 @@ export class ControllerMetadataStore implements MetadataStore {
       return;
     }
     const view = viewFromWire(wire);
+    this.modeValue = wire.mode;
     // Our own entry carries the address we registered (the one clients must use).
     const self = this.opts.self;
     view.brokers = view.brokers.map((b) => (b.id === self.id ? { ...self } : b));

@@ -128,20 +128,32 @@ describe('brokers following a controller (shared-storage)', () => {
     // While it is down the brokers keep their views (what they answer clients from).
     await until('a store notices', () => live().some((s) => !s.connected), 5_000);
     for (const [i, s] of live().entries()) expect(s.current()).toBe(views[i]);
+    // Requests made while it is down wait for it (a client of the broker sees a slow
+    // answer, not an error), as long as it is back within the store's request timeout.
+    const created = store(1).createTopics([{ name: 'during-restart', numPartitions: 1, replicationFactor: -1, config: {} }], false);
+    const ids = store(2).allocateProducerIds(1);
     await controller.restart();
-    expect(await (await fetch(`${controller.url}/v1/metadata`)).text()).toBe(before);
+    expect(await created).toEqual([{ name: 'during-restart', errorCode: 0, errorMessage: null }]);
+    expect((await ids).count).toBeGreaterThan(0);
+    expect(store(1).current().topics.has('during-restart')).toBe(true);
+    const restored = JSON.parse(await (await fetch(`${controller.url}/v1/metadata`)).text()) as { topics: { name: string }[] };
+    const was = JSON.parse(before) as { topics: { name: string }[] };
+    expect(restored.topics.filter((t) => t.name !== 'during-restart')).toEqual(was.topics);
     await until('stores reconnected', () => live().every((s) => s.connected), 5_000);
-    // A whole lease after the restart, the brokers that kept heartbeating are still alive.
+    const views2 = live().map((s) => s.current());
+    // A whole lease after the restart, the brokers that kept heartbeating are still alive
+    // and nothing moved (the absence of an event: only waiting shows it).
     await new Promise((r) => setTimeout(r, LEASE_MS + 500));
     const cluster = (await (await fetch(`${controller.url}/v1/cluster`)).json()) as { brokers: { alive: number }; metadataVersion: number };
     expect(cluster.brokers.alive).toBe(2);
-    for (const [i, s] of live().entries()) expect(s.current()).toBe(views[i]);
+    for (const [i, s] of live().entries()) expect(s.current()).toBe(views2[i]);
+    expect(store(1).mode).toBe('shared-storage');
     // And they follow new changes.
     const r = await stores.get(2)?.createTopics([{ name: 'after-restart', numPartitions: 2, replicationFactor: -1, config: {} }], false);
     expect(r?.[0]?.errorCode).toBe(0);
     await until('every store sees the new topic', () => live().every((s) => s.current().topics.has('after-restart')), 2_000);
-    const block = await stores.get(1)?.allocateProducerIds(1);
-    expect(block?.firstId).toBeGreaterThanOrEqual(1000 + 5 * 1000);
+    const block = await store(1).allocateProducerIds(1);
+    expect(block.firstId).toBeGreaterThanOrEqual(1000 + 6 * 1000);
   });
 
   it('refuses a second process for a live broker id (a duplicate), leaving the first registered', async () => {
