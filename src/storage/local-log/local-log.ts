@@ -25,6 +25,19 @@
  * the log end back to the group's first offset, and truncates the segment back to the
  * last committed byte; the log then takes appends again at that offset. If even the
  * truncation fails, the log refuses appends (FLOE_ERR_STORAGE_IO) until it is reopened.
+ *
+ * Reads: from the tail cache when the offset is still there (always for batches not yet
+ * committed), otherwise from one segment: binary search for the segment, the sparse
+ * index for a position at or before the offset, a header walk to the batch containing
+ * it, then one read of whole batches. A read never spans two segments or disk and cache;
+ * the caller reads again from where it stopped.
+ *
+ * Checkpoints: the recovery point and the active segment's index entries are persisted
+ * on roll, `flush`, `close` and each `maintain` (whatever the fsync policy: they only
+ * ever cover data already fsynced), so a restart checks only what came after.
+ *
+ * `onHighWatermark` listeners run synchronously in the writer loop right after each
+ * commit, before the group's promises resolve.
  */
 import * as path from 'node:path';
 import type { Clock } from '../../common/clock.ts';

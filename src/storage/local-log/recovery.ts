@@ -1,7 +1,16 @@
 /**
- * Opening a log directory: find its segments, trust what the recovery point says is
- * durable, check every batch after it, cut a torn tail, and leave the directory in a
- * state whose every byte is durable and indexed.
+ * Opening a log directory: find its segments, trust what is known durable, check every
+ * batch after it, cut a torn tail, and leave the directory in a state whose every byte is
+ * durable and indexed.
+ *
+ * What is known durable: every segment wholly below the recovery point (Kafka's
+ * recovery-point checkpoint), and, in the others, everything before their last persisted
+ * index entry — index entries reach their files only after the log bytes they point at
+ * were fsynced (segment.ts), so they act as a per-segment recovery point. This is what
+ * makes a restart after a clean close, or a crash long after the last checkpoint, check
+ * only the tail of the active segment instead of all of it. The batch at that index entry
+ * is itself checked; if it is not valid, the index is distrusted and the whole segment
+ * checked.
  *
  * What a crash can leave behind, and what is done about it:
  *  - a torn tail (a batch partly written, or whole but never synced and damaged): every
