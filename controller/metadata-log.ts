@@ -239,6 +239,8 @@ export class MetadataLog {
   }
 
   private async flushLoop(): Promise<void> {
+    // Let the appends of the current tick join the first batch too.
+    await Promise.resolve();
     while (this.queue.length > 0) {
       const segment = this.queue[0]?.segment;
       let n = 0;

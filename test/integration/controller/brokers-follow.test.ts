@@ -140,6 +140,8 @@ describe('brokers following a controller (shared-storage)', () => {
     const was = JSON.parse(before) as { topics: { name: string }[] };
     expect(restored.topics.filter((t) => t.name !== 'during-restart')).toEqual(was.topics);
     await until('stores reconnected', () => live().every((s) => s.connected), 5_000);
+    const { version } = (await (await fetch(`${controller.url}/v1/metadata/version`)).json()) as { version: number };
+    await until('every store at the controller\'s version', () => live().every((s) => s.current().version === version), 2_000);
     const views2 = live().map((s) => s.current());
     // A whole lease after the restart, the brokers that kept heartbeating are still alive
     // and nothing moved (the absence of an event: only waiting shows it).

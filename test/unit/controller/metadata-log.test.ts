@@ -59,7 +59,7 @@ describe('MetadataLog', () => {
     const seqs = await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(entry(i))));
     expect(seqs).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(commits.reduce((a, b) => a + b, 0)).toBe(50);
-    expect(commits.length).toBeLessThanOrEqual(2);
+    expect(commits).toEqual([50]);
   });
 
   it('loses nothing acknowledged when the machine crashes, and cuts a torn tail', async () => {
@@ -89,7 +89,8 @@ describe('MetadataLog', () => {
         expect(third.entries.map((e) => e.seq)).toEqual(Array.from({ length: n + 1 }, (_, i) => i + 1));
         expect(third.truncatedBytes).toBe(0);
       }),
-      { numRuns: 60 },
+      // A fixed seed: the coverage checked below must not depend on luck.
+      { numRuns: 60, seed: 20261123 },
     );
     // The runs did cover both torn frames and whole unacknowledged frames surviving.
     expect(torn).toBeGreaterThan(0);
