@@ -20,8 +20,8 @@ import { checkEntryId, checkEpoch, encodeLogId } from './codec.ts';
 import { endpointName, WalConnection } from './connection.ts';
 import type { ConnectionOptions, WalEndpoint } from './connection.ts';
 import { asError, WalFencedError, WalQuorumUnavailableError, WalUnreachableError } from './errors.ts';
-import { clientInFlightBytesMax, connectTimeoutMsDefault, readBytesMax, recoveryStragglerMsDefault, requestTimeoutMsDefault } from './limits.ts';
-import { decodeError, decodeReadOk, decodeStateOk, encodeFence, encodeRead, encodeTruncate, Status } from './protocol.ts';
+import { clientInFlightBytesMax, clientInFlightEntriesMax, connectTimeoutMsDefault, readBytesMax, recoveryStragglerMsDefault, requestTimeoutMsDefault } from './limits.ts';
+import { decodeError, decodeReadOk, decodeStateOk, encodeFence, encodeRead, encodeTrim, encodeTruncate, Status } from './protocol.ts';
 import type { ChosenTail, NodeReport } from './quorum.ts';
 import { checkQuorumConfig, chooseTail, defaultAckQuorum, fenceQuorum } from './quorum.ts';
 import type { LogState, StoredEntry } from './store.ts';
@@ -287,16 +287,19 @@ async function rewrite(opts: RecoverLogOptions, ackQuorum: number, tail: ChosenT
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
   });
   try {
-    let inFlight = 0;
+    let inFlightBytes = 0;
+    let inFlightEntries = 0;
     let last: Promise<void> | null = null;
     for (const e of tail.entries) {
-      // Stay below the client's in-flight limit: wait for the prefix so far, then go on.
-      if (last && inFlight + e.payload.length > clientInFlightBytesMax / 2) {
+      // Stay below the client's in-flight limits: wait for the prefix so far, then go on.
+      if (last && (inFlightBytes + e.payload.length > clientInFlightBytesMax / 2 || inFlightEntries >= clientInFlightEntriesMax / 2)) {
         await last;
-        inFlight = 0;
+        inFlightBytes = 0;
+        inFlightEntries = 0;
       }
       last = writer.append(e.payload).quorumDurable;
-      inFlight += e.payload.length;
+      inFlightBytes += e.payload.length;
+      inFlightEntries++;
     }
     if (last) await last;
   } finally {
@@ -332,6 +335,43 @@ export async function readLog(opts: ReadLogOptions): Promise<RecoveredLog> {
     }
     const tail = chooseTail(reports, from);
     return { entries: tail.entries, nextEntryId: tail.nextEntryId, trimmedUpTo: tail.trimmedUpTo };
+  } finally {
+    peers.close();
+  }
+}
+
+export interface TrimLogOptions {
+  nodes: readonly WalEndpoint[];
+  logId: string;
+  /** An epoch at least the log's fence: the recovery's newEpoch, or the owner's epoch. */
+  epoch: number;
+  /** Entries with a smaller id are no longer needed (Number.MAX_SAFE_INTEGER drops the whole log). */
+  upTo: number;
+  clock?: Clock;
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  stragglerMs?: number;
+}
+
+/**
+ * Trims a log on every reachable node without a writer (the controller, after it made a
+ * dead broker's recovered entries durable elsewhere). Best effort and cumulative: a node
+ * that is down keeps the entries until a later trim reaches it. Resolves with the number
+ * of nodes that applied it; rejects with WalFencedError when a node holds a newer epoch.
+ */
+export async function trimLog(opts: TrimLogOptions): Promise<number> {
+  checkEpoch(opts.epoch, 'epoch');
+  checkEntryId(opts.upTo, 'upTo');
+  const logIdBytes = encodeLogId(opts.logId);
+  const peers = new Peers(opts.nodes, connOptions(opts));
+  const all = opts.nodes.map((_, i) => i);
+  try {
+    const outcomes = await peers.round(all, all.length, opts.stragglerMs ?? recoveryStragglerMsDefault, async (conn) => {
+      const r = await conn.send((id) => encodeTrim(id, logIdBytes, opts.epoch, opts.upTo));
+      if (r.status !== Status.OK) throw decodeError(r, conn.name);
+    });
+    for (const o of outcomes) if (!o.ok && o.error instanceof WalFencedError) throw o.error;
+    return outcomes.filter((o) => o.ok).length;
   } finally {
     peers.close();
   }

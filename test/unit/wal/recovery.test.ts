@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as net from 'node:net';
 import { WalClient } from '../../../wal/client.ts';
-import { readLog, recoverLog } from '../../../wal/recovery.ts';
+import { readLog, recoverLog, trimLog } from '../../../wal/recovery.ts';
 import type { RecoveredLog } from '../../../wal/recovery.ts';
 import { WalFencedError, WalQuorumUnavailableError } from '../../../wal/errors.ts';
 import { reachable, startInProcessCluster } from '../../helpers/wal-inprocess.ts';
@@ -167,6 +167,20 @@ describe('recoverLog', () => {
     const c = await cluster();
     const r = await recoverLog({ nodes: c.nodes, logId: 'fresh', newEpoch: 1, ackQuorum: 2 });
     expect(r).toEqual({ entries: [], nextEntryId: 0, trimmedUpTo: 0 });
+  });
+});
+
+describe('trimLog', () => {
+  it('trims a recovered log without a writer, and refuses a superseded epoch', async () => {
+    const c = await cluster();
+    const w = await writer(c, 1, 0);
+    await writeAll(w, ['a', 'b', 'c']);
+    const r = await recoverLog({ nodes: c.nodes, logId, newEpoch: 2, ackQuorum: 2 });
+    await expect(trimLog({ nodes: c.nodes, logId, epoch: 1, upTo: 3 })).rejects.toBeInstanceOf(WalFencedError);
+    expect(await trimLog({ nodes: c.nodes, logId, epoch: 2, upTo: r.nextEntryId })).toBe(3);
+    for (let i = 0; i < 3; i++) expect(c.store(i).state(logId)).toMatchObject({ trimmedUpTo: 3, entryCount: 0 });
+    const again = await recoverLog({ nodes: c.nodes, logId, newEpoch: 3, ackQuorum: 2 });
+    expect(again).toEqual({ entries: [], nextEntryId: 3, trimmedUpTo: 3 });
   });
 });
 
