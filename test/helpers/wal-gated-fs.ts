@@ -1,7 +1,9 @@
 /**
- * A FileSystem decorator for WAL tests: counts fdatasync calls and can hold them until
- * released, so a test can look at the world while a write is on its way to the disk but
- * not yet durable (and crash the SimulatedFileSystem underneath at exactly that moment).
+ * FileSystem decorators for WAL tests. GatedFileSystem counts fdatasync calls and can hold
+ * them until released (or delay them), so a test can look at the world while a write is on
+ * its way to the disk but not yet durable, and crash the SimulatedFileSystem underneath at
+ * exactly that moment. IncarnationFs stands for one life of a process: after kill() it
+ * makes no more calls, as a killed process would not.
  */
 import type { FileHandle, FileSystem, OpenMode } from '../../src/common/fs.ts';
 
@@ -107,5 +109,57 @@ class GatedHandle implements FileHandle {
   }
   close(): Promise<void> {
     return this.inner.close();
+  }
+}
+
+/**
+ * The filesystem as one incarnation of a node sees it. A killed process makes no further
+ * calls; an aborted in-process store still might (a commit that was waiting), so after
+ * kill() every new call fails instead of touching the files of the next incarnation.
+ */
+export class IncarnationFs implements FileSystem {
+  private dead = false;
+  constructor(private readonly inner: FileSystem) {}
+  kill(): void {
+    this.dead = true;
+  }
+  private check(): void {
+    if (this.dead) throw Object.assign(new Error('EIO: this incarnation of the node was killed'), { code: 'EIO' });
+  }
+  async open(file: string, mode: OpenMode): Promise<FileHandle> {
+    this.check();
+    return this.inner.open(file, mode);
+  }
+  async readdir(dir: string): Promise<string[]> {
+    this.check();
+    return this.inner.readdir(dir);
+  }
+  async mkdirp(dir: string): Promise<void> {
+    this.check();
+    return this.inner.mkdirp(dir);
+  }
+  async unlink(file: string): Promise<void> {
+    this.check();
+    return this.inner.unlink(file);
+  }
+  async rename(from: string, to: string): Promise<void> {
+    this.check();
+    return this.inner.rename(from, to);
+  }
+  async exists(file: string): Promise<boolean> {
+    this.check();
+    return this.inner.exists(file);
+  }
+  async syncDir(dir: string): Promise<void> {
+    this.check();
+    return this.inner.syncDir(dir);
+  }
+  async readFile(file: string): Promise<Buffer> {
+    this.check();
+    return this.inner.readFile(file);
+  }
+  async writeFileAtomic(file: string, data: Buffer): Promise<void> {
+    this.check();
+    return this.inner.writeFileAtomic(file, data);
   }
 }

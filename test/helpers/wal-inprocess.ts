@@ -5,63 +5,12 @@
  * same port, so clients reconnect to it as they would to a restarted process.
  */
 import { SimulatedFileSystem } from '../../src/common/sim-fs.ts';
-import type { FileHandle, FileSystem, OpenMode } from '../../src/common/fs.ts';
+import type { FileSystem } from '../../src/common/fs.ts';
+import { IncarnationFs } from './wal-gated-fs.ts';
 import { startWalNode } from '../../wal/node.ts';
 import type { WalNodeOptions, WalNodeServer } from '../../wal/node.ts';
 import type { WalEndpoint } from '../../wal/connection.ts';
 import type { WalStore } from '../../wal/store.ts';
-
-/**
- * The filesystem as one incarnation of a node sees it. A killed process makes no further
- * calls; an aborted in-process store still might (a commit that was waiting), so after
- * kill() every new call fails instead of touching the files of the next incarnation.
- */
-class IncarnationFs implements FileSystem {
-  private dead = false;
-  constructor(private readonly inner: FileSystem) {}
-  kill(): void {
-    this.dead = true;
-  }
-  private check(): void {
-    if (this.dead) throw Object.assign(new Error('EIO: this incarnation of the node was killed'), { code: 'EIO' });
-  }
-  async open(file: string, mode: OpenMode): Promise<FileHandle> {
-    this.check();
-    return this.inner.open(file, mode);
-  }
-  async readdir(dir: string): Promise<string[]> {
-    this.check();
-    return this.inner.readdir(dir);
-  }
-  async mkdirp(dir: string): Promise<void> {
-    this.check();
-    return this.inner.mkdirp(dir);
-  }
-  async unlink(file: string): Promise<void> {
-    this.check();
-    return this.inner.unlink(file);
-  }
-  async rename(from: string, to: string): Promise<void> {
-    this.check();
-    return this.inner.rename(from, to);
-  }
-  async exists(file: string): Promise<boolean> {
-    this.check();
-    return this.inner.exists(file);
-  }
-  async syncDir(dir: string): Promise<void> {
-    this.check();
-    return this.inner.syncDir(dir);
-  }
-  async readFile(file: string): Promise<Buffer> {
-    this.check();
-    return this.inner.readFile(file);
-  }
-  async writeFileAtomic(file: string, data: Buffer): Promise<void> {
-    this.check();
-    return this.inner.writeFileAtomic(file, data);
-  }
-}
 
 export interface InProcessCluster {
   nodes: WalEndpoint[];

@@ -8,7 +8,7 @@ import { WalStore } from '../../../wal/store.ts';
 import type { WalStoreOptions } from '../../../wal/store.ts';
 import { WalMetrics } from '../../../wal/metrics.ts';
 import { encodeRecordHead } from '../../../wal/record.ts';
-import { GatedFileSystem } from '../../helpers/wal-gated-fs.ts';
+import { GatedFileSystem, IncarnationFs } from '../../helpers/wal-gated-fs.ts';
 import { prng, testSeed } from '../../helpers/wal-random.ts';
 
 const dir = '/wal';
@@ -343,7 +343,16 @@ describe('WalStore under random crashes (seeded)', () => {
         const random = prng(tornSeed);
         const sim = new SimulatedFileSystem();
         const opts = { segmentBytes: 4096 };
-        let store = await open(sim, opts);
+        // Each life of the store gets its own view of the disk: the one before a crash can
+        // still be finishing work (a segment deletion), which a dead process would not do.
+        let life = new IncarnationFs(sim);
+        const crashAndReopen = async (): Promise<void> => {
+          life.kill();
+          sim.crash(random);
+          life = new IncarnationFs(sim);
+          store = await open(life, opts);
+        };
+        let store = await open(life, opts);
         const payloads = new Map<number, Buffer>();
         const acked = new Set<number>();
         let pending: Promise<void>[] = [];
@@ -394,14 +403,15 @@ describe('WalStore under random crashes (seeded)', () => {
               );
               break;
             }
-            case 'crash':
-              sim.crash(random);
-              // Whatever resolves now was durable before the crash (its fdatasync returned).
-              await Promise.all(pending);
+            case 'crash': {
+              const before = pending;
               pending = [];
-              store = await open(sim, opts);
+              await crashAndReopen();
+              // Whatever resolves now was durable before the crash (its fdatasync returned).
+              await Promise.all(before);
               await verify();
               break;
+            }
             default: {
               const never: never = s;
               throw new Error(String(never));
@@ -409,8 +419,7 @@ describe('WalStore under random crashes (seeded)', () => {
           }
         }
         await Promise.all(pending);
-        sim.crash(random);
-        store = await open(sim, opts);
+        await crashAndReopen();
         await verify();
       }),
       { seed, numRuns: 60 },
