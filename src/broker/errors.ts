@@ -5,6 +5,7 @@
  */
 import { ErrorCode, KafkaError, type ErrorCode as ErrorCodeT } from '../protocol/errors.ts';
 import { OffsetOutOfRangeError, StorageError } from '../storage/partition-log.ts';
+import { ControllerUnavailableError } from '../metadata/controller-store.ts';
 import { InvalidConfigError } from './topic-config.ts';
 
 export class RequestTimeoutError extends Error {
@@ -20,6 +21,9 @@ export function kafkaCodeOf(err: unknown): ErrorCodeT {
   if (err instanceof OffsetOutOfRangeError) return ErrorCode.OFFSET_OUT_OF_RANGE;
   if (err instanceof RequestTimeoutError) return ErrorCode.REQUEST_TIMED_OUT;
   if (err instanceof InvalidConfigError) return ErrorCode.INVALID_CONFIG;
+  // The controller is restarting or unreachable: a retriable timeout, as Kafka answers
+  // when its controller does not respond in time.
+  if (err instanceof ControllerUnavailableError) return ErrorCode.REQUEST_TIMED_OUT;
   if (err instanceof StorageError) {
     switch (err.code) {
       case 'FLOE_ERR_STORAGE_CLOSED':

@@ -24,6 +24,7 @@ export interface BrokerFlags {
   advertisedHost?: string;
   rack?: string;
   mode: string;
+  controller?: string;
   metricsPort: number;
   config: Record<string, string>;
 }
@@ -38,6 +39,7 @@ export function brokerCommand(): Command {
     .option('--advertised-host <host>', 'host given to clients in Metadata')
     .option('--rack <rack>', 'rack / zone label (broker.rack)')
     .option('--mode <mode>', 'storage architecture: shared-nothing (local logs)', 'shared-nothing')
+    .option('--controller <url>', 'the controller to follow (http://host:port); without it the broker keeps its own metadata (a one-broker cluster)')
     .option('--metrics-port <port>', 'port of GET /metrics (0 picks a free one)', int, 0)
     .option('--config <key=value>', 'broker setting or topic default by Kafka name, repeatable (e.g. num.partitions=3, flush.messages=1)', keyValue, {})
     .action(async (opts: BrokerFlags) => {

@@ -8,7 +8,9 @@ import { systemClock } from '../common/clock.ts';
 import { nodeFileSystem } from '../common/fs.ts';
 import { startMetricsServer } from '../common/metrics-server.ts';
 import { announceReady, onShutdown, processLogger } from '../common/process.ts';
+import { ControllerMetadataStore } from '../metadata/controller-store.ts';
 import { LocalMetadataStore } from '../metadata/local-metadata-store.ts';
+import { topicConfigProblem } from '../metadata/topic-configs.ts';
 import { LocalStorageEngine } from '../storage/local-engine.ts';
 import { brokerApis } from './apis/index.ts';
 import { Broker } from './broker.ts';
@@ -44,22 +46,24 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
       topicDefaults,
       settings,
     },
-    metadata: (self) =>
-      LocalMetadataStore.open({
-        fs: nodeFileSystem,
-        dataDir,
-        self,
-        topicNameLengthMax: BrokerLimits.topicNameLengthMax,
-        partitionsPerTopicMax: BrokerLimits.partitionsPerTopicMax,
-        configProblem: (config) => {
-          try {
-            validateTopicConfig(config);
-            return null;
-          } catch (err) {
-            return err instanceof Error ? err.message : String(err);
-          }
-        },
-      }),
+    metadata: async (self) => {
+      if (!opts.controller) {
+        return LocalMetadataStore.open({
+          fs: nodeFileSystem,
+          dataDir,
+          self,
+          topicNameLengthMax: BrokerLimits.topicNameLengthMax,
+          partitionsPerTopicMax: BrokerLimits.partitionsPerTopicMax,
+          configProblem: topicConfigProblem,
+        });
+      }
+      const store = await ControllerMetadataStore.open({ url: opts.controller, self, logger: log });
+      if (store.mode !== opts.mode) {
+        await store.close();
+        throw new InvalidConfigError(`the controller runs a ${store.mode} cluster; this broker was started with --mode ${opts.mode}`);
+      }
+      return store;
+    },
     storage: new LocalStorageEngine({ dataDir, fs: nodeFileSystem, clock: systemClock, logger: log }),
     registry: brokerApis(),
     logger: log,

@@ -1,43 +1,17 @@
 /**
- * Topic configuration, by Kafka's names and with Kafka's defaults. Each entry says how
- * to parse and check a value; CreateTopics and AlterConfigs answer INVALID_CONFIG (40)
- * for an unknown name or a bad value, and DescribeConfigs lists every entry with its
- * source (topic override or default).
+ * Topic configuration, by Kafka's names and with Kafka's defaults (the table lives in
+ * src/metadata/topic-configs.ts, shared with the controller). CreateTopics and
+ * AlterConfigs answer INVALID_CONFIG (40) for an unknown name or a bad value, and
+ * DescribeConfigs lists every entry with its source (topic override or default).
  *
  * fsync: floe uses Kafka's flush.messages / flush.ms. flush.messages=1 fsyncs every
  * batch (group-committed); flush.ms=N fsyncs every N ms; both at their defaults (Kafka's
  * "never", leaving it to the OS) never fsync on the append path.
  */
 import type { FsyncPolicy, LogConfig } from '../storage/partition-log.ts';
+import { TOPIC_CONFIGS, topicConfigProblem } from '../metadata/topic-configs.ts';
 
-type Kind = 'long' | 'int' | 'string' | 'boolean';
-
-interface ConfigDef {
-  kind: Kind;
-  default: string;
-  /** Accepts a parsed value or says why not. */
-  check?: (v: string) => string | null;
-}
-
-const LONG_MAX = '9223372036854775807';
-const atLeast = (min: number) => (v: string) => (Number(v) >= min ? null : `must be at least ${min}`);
-const oneOf = (...allowed: string[]) => (v: string) => (allowed.includes(v) ? null : `must be one of ${allowed.join(', ')}`);
-
-export const TOPIC_CONFIGS: Readonly<Record<string, ConfigDef>> = {
-  'cleanup.policy': { kind: 'string', default: 'delete', check: oneOf('delete') },
-  'compression.type': { kind: 'string', default: 'producer', check: oneOf('producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd') },
-  'retention.ms': { kind: 'long', default: '604800000', check: atLeast(-1) },
-  'retention.bytes': { kind: 'long', default: '-1', check: atLeast(-1) },
-  'segment.bytes': { kind: 'int', default: '1073741824', check: atLeast(14) },
-  'segment.ms': { kind: 'long', default: '604800000', check: atLeast(1) },
-  'max.message.bytes': { kind: 'int', default: '1048588', check: atLeast(0) },
-  'min.insync.replicas': { kind: 'int', default: '1', check: atLeast(1) },
-  'index.interval.bytes': { kind: 'int', default: '4096', check: atLeast(0) },
-  'flush.messages': { kind: 'long', default: LONG_MAX, check: atLeast(1) },
-  'flush.ms': { kind: 'long', default: LONG_MAX, check: atLeast(0) },
-  'message.timestamp.type': { kind: 'string', default: 'CreateTime', check: oneOf('CreateTime', 'LogAppendTime') },
-  'unclean.leader.election.enable': { kind: 'boolean', default: 'false', check: oneOf('true', 'false') },
-};
+export { TOPIC_CONFIGS };
 
 export type TopicConfigOverrides = Record<string, string>;
 
@@ -49,27 +23,10 @@ export class InvalidConfigError extends Error {
   }
 }
 
-function checkKind(kind: Kind, value: string): boolean {
-  switch (kind) {
-    case 'long':
-    case 'int':
-      return /^-?\d+$/.test(value);
-    case 'boolean':
-      return value === 'true' || value === 'false';
-    case 'string':
-      return true;
-  }
-}
-
-/** Throws InvalidConfigError for an unknown name or a bad value. */
+/** Throws InvalidConfigError for an unknown name or a bad value (the table is shared with the controller). */
 export function validateTopicConfig(overrides: TopicConfigOverrides): void {
-  for (const [name, value] of Object.entries(overrides)) {
-    const def = TOPIC_CONFIGS[name];
-    if (!def) throw new InvalidConfigError(`unknown topic config ${name}`);
-    if (!checkKind(def.kind, value)) throw new InvalidConfigError(`${name}=${value}: not a ${def.kind}`);
-    const why = def.check?.(value);
-    if (why) throw new InvalidConfigError(`${name}=${value}: ${why}`);
-  }
+  const problem = topicConfigProblem(overrides);
+  if (problem) throw new InvalidConfigError(problem);
 }
 
 /** The effective value of a config: the topic's override, else the broker default, else Kafka's. */

@@ -27,6 +27,7 @@ interface UpFlags {
   detach?: boolean;
   json?: boolean;
   config: string[];
+  leaseMs?: number;
 }
 
 function describe(state: { bootstrap: string; admin: string | null; dataDir: string; processes: { role: string; id: number; pid: number; ports: Record<string, number> }[] }): string {
@@ -44,7 +45,8 @@ export function clusterCommand(): Command {
     .option('--brokers <n>', 'number of brokers', positiveInt, 1)
     .addOption(new Option('--mode <mode>', 'storage architecture').choices(['shared-storage', 'shared-nothing']).default('shared-nothing'))
     .option('--data-dir <dir>', 'where every process keeps its data and logs', '.floe/cluster')
-    .option('--port-base <port>', 'brokers listen on port-base, port-base+1, …; 0 picks free ports', port, 9092)
+    .option('--port-base <port>', 'brokers listen on port-base, port-base+1, …, the controller\'s admin API on port-base+100; 0 picks free ports', port, 9092)
+    .option('--lease-ms <ms>', 'how long a silent broker stays alive for the controller (failure detection time)', positiveInt)
     .option('--zones <a,b,c>', 'zone labels given to brokers round-robin (broker.rack)')
     .option('--config <key=value>', 'broker setting or topic default by Kafka name for every broker, repeatable', collect, [])
     .option('--detach', 'return once the cluster is ready and leave it running')
@@ -57,6 +59,7 @@ export function clusterCommand(): Command {
         portBase: flags.portBase,
         zones: flags.zones ? flags.zones.split(',').filter((z) => z.length > 0) : [],
         brokerConfig: flags.config,
+        ...(flags.leaseMs !== undefined ? { leaseMs: flags.leaseMs } : {}),
       };
       const state = await clusterUp(opts);
       const summary = {

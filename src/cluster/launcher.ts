@@ -43,6 +43,8 @@ export interface UpOptions {
   zones: string[];
   /** Extra `--config key=value` settings for every broker. */
   brokerConfig: string[];
+  /** Broker lease of the controller (failure detection time); the controller's default when absent. */
+  leaseMs?: number;
 }
 
 export class LaunchError extends Error {
@@ -91,24 +93,53 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** What a cluster of these options consists of, before anything runs. */
-function plan(opts: UpOptions): Omit<ProcessRecord, 'pid' | 'ports'>[] {
+/**
+ * Port layout for a port base P (0: every process picks a free port): brokers listen on
+ * P, P+1, …; the controller's admin API on P+100. Metrics ports are always picked free.
+ */
+export const CONTROLLER_PORT_OFFSET = 100;
+
+type Spec = Omit<ProcessRecord, 'pid' | 'ports'>;
+
+/** The broker settings that the controller needs too (defaults of topics it creates). */
+function controllerDefaults(brokerConfig: string[]): string[] {
+  const args: string[] = [];
+  for (const c of brokerConfig) {
+    const [k, v] = [c.slice(0, c.indexOf('=')), c.slice(c.indexOf('=') + 1)];
+    if (k === 'num.partitions') args.push('--default-partitions', v);
+    if (k === 'default.replication.factor') args.push('--default-replication-factor', v);
+  }
+  return args;
+}
+
+/**
+ * What a cluster of these options consists of, before anything runs: the controller,
+ * then the brokers (which need the controller's address). Returned in start order.
+ */
+function plan(opts: UpOptions, controllerUrl: (controller: ProcessRecord) => string): { controller: Spec; brokers: (controller: ProcessRecord) => Spec[] } {
   if (opts.mode === 'shared-storage') {
-    throw new LaunchError('--mode shared-storage is not built yet (it needs the controller, the WAL and the object store); use --mode shared-nothing');
+    throw new LaunchError('--mode shared-storage is not built yet (it needs the WAL and the object store); use --mode shared-nothing');
   }
-  if (opts.brokers !== 1) {
-    throw new LaunchError(`--brokers ${opts.brokers}: more than one broker needs the controller, which is not built yet; use --brokers 1`);
-  }
-  const records: Omit<ProcessRecord, 'pid' | 'ports'>[] = [];
-  for (let i = 1; i <= opts.brokers; i++) {
-    const port = opts.portBase === 0 ? 0 : opts.portBase + i - 1;
-    const zone = opts.zones.length > 0 ? opts.zones[(i - 1) % opts.zones.length] : undefined;
-    const args = ['broker', '--id', String(i), '--data-dir', path.join(opts.dataDir, `broker-${i}`), '--port', String(port), '--mode', opts.mode];
-    if (zone) args.push('--rack', zone);
-    for (const c of opts.brokerConfig) args.push('--config', c);
-    records.push({ role: 'broker', id: i, args, nodeFlags: [] });
-  }
-  return records;
+  const at = (offset: number): string => String(opts.portBase === 0 ? 0 : opts.portBase + offset);
+  const controllerArgs = ['controller', '--id', '1', '--data-dir', path.join(opts.dataDir, 'controller'), '--port', at(CONTROLLER_PORT_OFFSET), '--mode', opts.mode];
+  if (opts.leaseMs !== undefined) controllerArgs.push('--lease-ms', String(opts.leaseMs));
+  controllerArgs.push(...controllerDefaults(opts.brokerConfig));
+  return {
+    controller: { role: 'controller', id: 1, args: controllerArgs, nodeFlags: [] },
+    brokers: (controller) =>
+      Array.from({ length: opts.brokers }, (_, k) => {
+        const i = k + 1;
+        const zone = opts.zones.length > 0 ? opts.zones[k % opts.zones.length] : undefined;
+        const args = ['broker', '--id', String(i), '--data-dir', path.join(opts.dataDir, `broker-${i}`), '--port', at(k), '--mode', opts.mode, '--controller', controllerUrl(controller)];
+        if (zone) args.push('--rack', zone);
+        for (const c of opts.brokerConfig) args.push('--config', c);
+        return { role: 'broker' as const, id: i, args, nodeFlags: [] };
+      }),
+  };
+}
+
+function adminUrl(controller: ProcessRecord): string {
+  return `http://127.0.0.1:${controller.ports['admin']}`;
 }
 
 function runFiles(dataDir: string, role: Role, id: number): { out: string; log: string } {
@@ -171,25 +202,30 @@ export async function clusterUp(opts: UpOptions): Promise<ClusterState> {
   const dataDir = path.resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const previous = readState(dataDir);
-  const specs = plan({ ...opts, dataDir });
   if (previous && previous.mode !== opts.mode) {
     throw new LaunchError(`${dataDir} holds a ${previous.mode} cluster; it cannot be started as ${opts.mode}`);
   }
+  const specs = plan({ ...opts, dataDir }, adminUrl);
   const processes: ProcessRecord[] = [];
-  for (const spec of specs) {
+  const save = (): ClusterState => {
+    const controller = processes.find((p) => p.role === 'controller');
+    const state: ClusterState = { bootstrap: bootstrapOf(processes), admin: controller ? adminUrl(controller) : null, dataDir, mode: opts.mode, processes };
+    writeState(state);
+    return state;
+  };
+  const ensure = async (spec: Spec): Promise<ProcessRecord> => {
     const old = previous?.processes.find((p) => p.role === spec.role && p.id === spec.id);
-    if (old && isAlive(old.pid)) {
-      processes.push(old);
-      continue;
-    }
+    if (old && isAlive(old.pid)) return old;
     // Restart on the port it had, so that clients and other processes find it again.
-    const args = old ? withPort(spec.args, old.ports) : spec.args;
-    processes.push(await startProcess(dataDir, { ...spec, args }));
-    writeState({ bootstrap: bootstrapOf(processes), admin: null, dataDir, mode: opts.mode, processes });
-  }
-  const state: ClusterState = { bootstrap: bootstrapOf(processes), admin: null, dataDir, mode: opts.mode, processes };
-  writeState(state);
-  return state;
+    return startProcess(dataDir, { ...spec, args: old ? withPort(spec.args, old.ports) : spec.args });
+  };
+  const controller = await ensure(specs.controller);
+  processes.push(controller);
+  save();
+  // Brokers start in parallel: each registers with the controller on its own.
+  const brokers = await Promise.all(specs.brokers(controller).map(ensure));
+  processes.push(...brokers);
+  return save();
 }
 
 function withPort(args: string[], ports: Record<string, number>): string[] {
@@ -216,8 +252,10 @@ export async function restartProcess(dataDir: string, role: Role, id: number): P
 export async function clusterDown(dataDir: string): Promise<{ stopped: ProcessRecord[] }> {
   const state = readState(path.resolve(dataDir));
   if (!state) return { stopped: [] };
-  // Brokers first, then the services they depend on.
-  const order: Role[] = ['broker', 'controller', 'wal', 'objectstore'];
+  // The controller first: with it gone, a broker's shutdown moves nothing (a broker
+  // stopping under a live controller hands its partitions to the others, and the last
+  // one standing would end up owning everything). Then brokers, then their services.
+  const order: Role[] = ['controller', 'broker', 'wal', 'objectstore'];
   const stopped: ProcessRecord[] = [];
   for (const role of order) {
     const group = state.processes.filter((p) => p.role === role && isAlive(p.pid));

@@ -48,26 +48,34 @@ describe('floe cluster', () => {
     expect(upA.stdout.trim().split('\n')).toHaveLength(1);
     const ja = JSON.parse(upA.stdout) as UpJson;
     const jb = JSON.parse(upB.stdout) as UpJson;
-    expect(ja).toMatchObject({ admin: null, dataDir: a });
-    expect(ja.processes).toEqual([{ role: 'broker', id: 1, pid: expect.any(Number) as number, ports: { kafka: expect.any(Number) as number, metrics: expect.any(Number) as number } }]);
-    expect(ja.bootstrap).toBe(`127.0.0.1:${ja.processes[0]!.ports['kafka']}`);
+    expect(ja.dataDir).toBe(a);
+    const num = expect.any(Number) as number;
+    expect(ja.processes).toEqual([
+      { role: 'controller', id: 1, pid: num, ports: { admin: num } },
+      { role: 'broker', id: 1, pid: num, ports: { kafka: num, metrics: num } },
+    ]);
+    expect(ja.admin).toBe(`http://127.0.0.1:${ja.processes[0]!.ports['admin']}`);
+    const broker = ja.processes[1]!;
+    expect(ja.bootstrap).toBe(`127.0.0.1:${broker.ports['kafka']}`);
     expect(ja.bootstrap).not.toBe(jb.bootstrap);
     expect(await apiVersionsOk(ja.bootstrap)).toBe(true);
     expect(await apiVersionsOk(jb.bootstrap)).toBe(true);
 
     const status = JSON.parse((await floe(['cluster', 'status', '--data-dir', a, '--json'])).stdout) as { processes: { alive: boolean }[] };
-    expect(status.processes.map((p) => p.alive)).toEqual([true]);
+    expect(status.processes.map((p) => p.alive)).toEqual([true, true]);
 
-    // Metrics are served by every broker.
-    const metrics = await fetch(`http://127.0.0.1:${ja.processes[0]!.ports['metrics']}/metrics`);
+    // Metrics are served by every broker and by the controller.
+    const metrics = await fetch(`http://127.0.0.1:${broker.ports['metrics']}/metrics`);
     expect(await metrics.text()).toMatch(/floe_broker_requests_total\{api="ApiVersions"\} [1-9]/);
+    const controllerMetrics = await fetch(`${ja.admin}/metrics`);
+    expect(await controllerMetrics.text()).toMatch(/floe_controller_brokers_alive 1/);
 
     await floe(['cluster', 'down', '--data-dir', a]);
-    expect(alive(ja.processes[0]!.pid)).toBe(false);
+    expect(ja.processes.map((p) => alive(p.pid))).toEqual([false, false]);
     // The other cluster is untouched.
     expect(await apiVersionsOk(jb.bootstrap)).toBe(true);
     await floe(['cluster', 'down', '--data-dir', b]);
-    expect(alive(jb.processes[0]!.pid)).toBe(false);
+    expect(jb.processes.map((p) => alive(p.pid))).toEqual([false, false]);
   });
 
   it('refuses what is not built yet with a clear error', async () => {
