@@ -1,7 +1,9 @@
 // JoinGroup (11), v0–6. Kafka's classic rebalance protocol (src/broker/groups/): v4+
 // members without an id get MEMBER_ID_REQUIRED with one to rejoin with; the answer waits
 // until the rebalance completes (every member rejoined, or the rebalance timeout).
-// v0 has no rebalance timeout: the session timeout is both.
+// v0 has no rebalance timeout: the session timeout is both. group.instance.id (v5+) is
+// kept and reported, but such members are treated as dynamic ones: static membership
+// (replacing a restarted instance without a rebalance, FENCED_INSTANCE_ID) is not built.
 import { JoinGroup } from '../../protocol/messages/11-join-group.ts';
 import { clientHostOf, groupCoordinatorOf } from '../groups/coordinator.ts';
 import { defineHandler } from '../registry.ts';
@@ -28,7 +30,8 @@ export const joinGroupHandler = defineHandler({
       rebalanceTimeoutMs: version === 0 || req.rebalanceTimeoutMs < 0 ? req.sessionTimeoutMs : req.rebalanceTimeoutMs,
       protocolType: req.protocolType,
       protocols: req.protocols,
-      requireKnownMemberId: version >= MEMBER_ID_REQUIRED_SINCE,
+      // As in Kafka, only dynamic members (no group.instance.id) must first ask for an id.
+      requireKnownMemberId: version >= MEMBER_ID_REQUIRED_SINCE && req.groupInstanceId === null,
     });
     return { throttleTimeMs: 0, errorCode: r.errorCode, generationId: r.generationId, protocolName: r.protocolName ?? '', leader: r.leader, memberId: r.memberId, members: r.members };
   },

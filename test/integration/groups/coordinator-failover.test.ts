@@ -2,9 +2,17 @@
 // then a restart: the coordinator rebuilds the group and its offsets from
 // __consumer_offsets, no acknowledged commit is lost, and the consumers carry on from
 // their last commits (only records after a partition's last acknowledged commit may
-// come again).
+// come again). Also: the offsets log is kept bounded by rewriting it, and a kill -9 after
+// the rewrite still finds every commit.
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OFFSETS_TOPIC } from '../../../src/broker/groups/limits.ts';
+import { partitionForGroup } from '../../../src/broker/groups/partitioning.ts';
+import { KafkaConnection } from '../../../src/client/connection.ts';
+import { ErrorCode } from '../../../src/protocol/errors.ts';
+import { OffsetCommit } from '../../../src/protocol/messages/08-offset-commit.ts';
+import { OffsetFetch } from '../../../src/protocol/messages/09-offset-fetch.ts';
+import { ListOffsets } from '../../../src/protocol/messages/02-list-offsets.ts';
 import { eventually, startCluster, type TestCluster } from '../../helpers/floe-cluster.ts';
 import { batch, countsByValue, GROUP_TEST_CONFIG, quickConsumer, TrackedConsumer, waitForStableGroup, type Delivery } from './group-helpers.ts';
 
@@ -14,6 +22,8 @@ const TOPIC = 'failover';
 const PARTITIONS = 3;
 const PER_PARTITION = 10;
 const GROUP = 'survivors';
+/** A small rewrite threshold, so that a test's few hundred commits trigger rewrites. */
+const REWRITE_MIN_RECORDS = 50;
 
 let cluster: TestCluster;
 let kafka: Kafka;
@@ -22,7 +32,7 @@ let producer: Producer;
 const consumers: TrackedConsumer[] = [];
 
 beforeAll(async () => {
-  cluster = await startCluster({ brokers: 1, config: GROUP_TEST_CONFIG });
+  cluster = await startCluster({ brokers: 1, config: { ...GROUP_TEST_CONFIG, 'offsets.rewrite.min.records': String(REWRITE_MIN_RECORDS) } });
   kafka = new Kafka({
     brokers: cluster.brokers,
     clientId: 'failover-test',
@@ -55,7 +65,9 @@ describe('coordinator failover', () => {
     /** The highest commit the broker acknowledged, per partition. */
     const acked = new Map<number, number>();
     for (const name of ['x', 'y']) {
-      const c = new TrackedConsumer(kafka, name, quickConsumer(GROUP), deliveries);
+      // A short session: a consumer that crashes on the dead broker restarts as a new
+      // member, and the rebalance waits for its old self to expire.
+      const c = new TrackedConsumer(kafka, name, quickConsumer(GROUP, { sessionTimeout: 2_500 }), deliveries);
       c.consumer.on(c.consumer.events.COMMIT_OFFSETS, (e) => {
         for (const t of e.payload.topics) for (const p of t.partitions) {
           // kafkajs reports partitions as strings here (object keys).
@@ -96,5 +108,49 @@ describe('coordinator failover', () => {
     const redelivered = deliveries.filter((d) => (counts.get(d.value) ?? 0) > 1);
     for (const d of redelivered) expect(d.offset, d.value).toBeGreaterThanOrEqual(ackedAtKill.get(d.partition) ?? 0);
     for (const v of before) expect(counts.get(v), v).toBe(1);
+    await Promise.all(consumers.splice(0).map((c) => c.consumer.disconnect()));
+  });
+
+  it('rewrites the offsets log and trims the old records; a kill -9 afterwards still finds every commit', async () => {
+    const groupId = 'rewriter';
+    const partitions = [0, 1, 2];
+    const [host, port] = cluster.brokers[0]!.split(':') as [string, string];
+    const conn = await KafkaConnection.connect(host, Number(port), 'rewrite-test');
+    const commits = 4 * REWRITE_MIN_RECORDS;
+    for (let i = 1; i <= commits; i++) {
+      const res = await conn.request(OffsetCommit, 8, {
+        groupId,
+        generationId: -1,
+        memberId: '',
+        groupInstanceId: null,
+        retentionTimeMs: -1,
+        topics: [{ name: TOPIC, partitions: partitions.map((p) => ({ partitionIndex: p, committedOffset: i * 10 + p, committedLeaderEpoch: -1, commitTimestamp: -1, committedMetadata: `m${i}` })) }],
+      });
+      expect(res.topics[0]!.partitions.map((p) => p.errorCode)).toEqual([ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE]);
+    }
+    const offsetsPartition = partitionForGroup(groupId, Number(GROUP_TEST_CONFIG['offsets.topic.num.partitions']));
+    const logStart = async (c: KafkaConnection): Promise<number> => {
+      const r = await c.request(ListOffsets, 1, { replicaId: -1, isolationLevel: 0, topics: [{ name: OFFSETS_TOPIC, partitions: [{ partitionIndex: offsetsPartition, currentLeaderEpoch: -1, timestamp: -2, maxNumOffsets: 1 }] }] });
+      return r.topics[0]!.partitions[0]!.offset;
+    };
+    // 600 commit records, a handful live: the rewrites moved the log start past most of them.
+    const trimmedTo = await eventually(async () => {
+      const start = await logStart(conn);
+      return start >= commits * partitions.length - 2 * REWRITE_MIN_RECORDS ? start : undefined;
+    });
+    await conn.close();
+
+    cluster.kill('broker', 1);
+    cluster = await cluster.restart();
+    const conn2 = await KafkaConnection.connect(host, Number(port), 'rewrite-test');
+    const fetched = await eventually(async () => {
+      const r = await conn2.request(OffsetFetch, 8, { groupId: '', topics: null, groups: [{ groupId, topics: null }], requireStable: false });
+      return r.groups[0]!.errorCode === ErrorCode.NONE ? r.groups[0]! : undefined;
+    });
+    expect(fetched.topics).toEqual([
+      { name: TOPIC, partitions: partitions.map((p) => ({ partitionIndex: p, committedOffset: commits * 10 + p, committedLeaderEpoch: -1, metadata: `m${commits}`, errorCode: ErrorCode.NONE })) },
+    ]);
+    expect(await logStart(conn2)).toBeGreaterThanOrEqual(trimmedTo);
+    await conn2.close();
   });
 });
