@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { WalClient } from '../../../wal/client.ts';
 import { readLog, recoverLog } from '../../../wal/recovery.ts';
 import { WalFencedError, WalQuorumUnavailableError } from '../../../wal/errors.ts';
-import { startWalNodes } from '../../helpers/wal-cluster.ts';
+import { spawnWalNode, startWalNodes } from '../../helpers/wal-cluster.ts';
 import type { WalCluster } from '../../helpers/wal-cluster.ts';
 import { reachable } from '../../helpers/wal-inprocess.ts';
 import { payloadFor, prng, testSeed } from '../../helpers/wal-random.ts';
@@ -87,6 +87,30 @@ function stream(w: WalClient, seed: number, inFlight: number, bytes = 256) {
     },
   };
 }
+
+describe('the WAL node process entry', () => {
+  it('prints its ready line, serves metrics, and exits 0 on SIGTERM', async () => {
+    const p = await spawnWalNode(9, path.join(dir, 'entry'), 0);
+    try {
+      expect(p.port).toBeGreaterThan(0);
+      expect(await (await fetch(`http://127.0.0.1:${p.metricsPort}/metrics`)).text()).toMatch(/floe_wal_disk_usage_bytes 0/);
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+    } finally {
+      p.child.kill('SIGKILL');
+    }
+  });
+
+  it('documents its options in --help', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('wal/main.ts'), '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => (out += d));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    for (const flag of ['--id', '--port', '--data-dir', '--metrics-port', '--group-commit-delay-ms', '--disk-limit-bytes', '--segment-bytes']) expect(out).toContain(flag);
+  });
+});
 
 describe('WAL node processes', () => {
   it('carries on past a kill -9, refuses without a quorum, and lets restarted nodes rejoin', async () => {
