@@ -1,11 +1,12 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { encodeBatches, LiveRecords, readOffsetsLog, type ReplayedRecord } from '../../../../src/broker/groups/offsets-log.ts';
-import { encodeOffsetsBatch, type OffsetsRecord } from '../../../../src/broker/groups/records.ts';
-import { BatchAttr, lastOffsetOf, readBatchHeader, setBaseOffset, type BatchHeader } from '../../../../src/protocol/record-batch.ts';
+import type { OffsetsRecord } from '../../../../src/broker/groups/records.ts';
+import { BatchAttr, readBatchHeader } from '../../../../src/protocol/record-batch.ts';
 import { encodeRecordBatch } from '../../../../src/protocol/records.ts';
-import { OffsetOutOfRangeError, type AppendResult, type PartitionLog, type ReadResult } from '../../../../src/storage/partition-log.ts';
+import type { PartitionLog } from '../../../../src/storage/partition-log.ts';
 import { Harness } from './harness.ts';
+import { MemoryLog } from './memory-log.ts';
 
 const silent = pino({ level: 'silent' });
 
@@ -16,76 +17,6 @@ const offset = (group: string, partition: number, value: number | null): Offsets
   partition,
   value: value === null ? null : { offset: value, leaderEpoch: -1, metadata: '', commitTimestamp: 1, expireTimestamp: null },
 });
-
-/** An in-memory PartitionLog: just enough of one to append, read and trim. */
-class MemoryLog implements PartitionLog {
-  private batches: Buffer[] = [];
-  private start = 0;
-  private end = 0;
-  logStartOffset(): number {
-    return this.start;
-  }
-  logEndOffset(): number {
-    return this.end;
-  }
-  highWatermark(): number {
-    return this.end;
-  }
-  sizeBytes(): number {
-    return this.batches.reduce((n, b) => n + b.length, 0);
-  }
-  append(batch: Buffer, header: BatchHeader): AppendResult {
-    const baseOffset = this.end;
-    setBaseOffset(batch, baseOffset);
-    this.batches.push(batch);
-    this.end = baseOffset + header.recordCount;
-    return { baseOffset, leaderDurable: Promise.resolve(), fullyDurable: Promise.resolve() };
-  }
-  read(offset: number, maxBytes: number, maxOffset: number): Promise<ReadResult> {
-    if (offset < this.start || offset > this.end) return Promise.reject(new OffsetOutOfRangeError(offset, this.start, this.end));
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    for (const b of this.batches) {
-      const h = readBatchHeader(b);
-      if (lastOffsetOf(h) < offset) continue;
-      if (h.baseOffset >= maxOffset) break;
-      if (chunks.length > 0 && bytes + b.length > maxBytes) break;
-      chunks.push(b);
-      bytes += b.length;
-    }
-    return Promise.resolve({ chunks, bytes });
-  }
-  offsetForTimestamp(): Promise<number | null> {
-    return Promise.resolve(null);
-  }
-  scanHeaders(): Promise<void> {
-    return Promise.resolve();
-  }
-  advanceLogStart(offset: number): Promise<void> {
-    this.start = Math.max(this.start, offset);
-    this.batches = this.batches.filter((b) => lastOffsetOf(readBatchHeader(b)) >= this.start);
-    return Promise.resolve();
-  }
-  maintain(): Promise<void> {
-    return Promise.resolve();
-  }
-  onHighWatermark(): () => void {
-    return () => undefined;
-  }
-  flush(): Promise<void> {
-    return Promise.resolve();
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-  destroy(): Promise<void> {
-    return Promise.resolve();
-  }
-  appendRecords(records: OffsetsRecord[]): number {
-    const batch = encodeOffsetsBatch(records, 1);
-    return this.append(batch, readBatchHeader(batch)).baseOffset;
-  }
-}
 
 async function readAll(log: PartitionLog, readBytesMax = 1 << 20): Promise<ReplayedRecord[]> {
   const out: ReplayedRecord[] = [];
