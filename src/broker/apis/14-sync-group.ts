@@ -6,7 +6,8 @@
 // coordinator again (older clients do not expect COORDINATOR_LOAD_IN_PROGRESS here).
 import { ErrorCode } from '../../protocol/errors.ts';
 import { SyncGroup } from '../../protocol/messages/14-sync-group.ts';
-import { EMPTY_BYTES, groupCoordinatorOf } from '../groups/coordinator.ts';
+import { groupCoordinatorOf } from '../groups/coordinator.ts';
+import { EMPTY_BYTES } from '../groups/group.ts';
 import { defineHandler } from '../registry.ts';
 
 export const syncGroupHandler = defineHandler({

@@ -27,7 +27,7 @@ import type { Broker } from '../broker.ts';
 import { withDeadline } from '../durability.ts';
 import { kafkaCodeOf, messageOf, RequestTimeoutError } from '../errors.ts';
 import type { Partition } from '../partition.ts';
-import { EMPTY_BYTES, type JoinResult, type SyncResult } from './group.ts';
+import type { JoinResult, SyncResult } from './group.ts';
 import { assertGroupLimits, groupConfigFrom, GroupLimits, GroupSettingDefaults, OFFSETS_TOPIC, type GroupConfig, type GroupSettingName } from './limits.ts';
 import { encodeBatches, LiveRecords, readOffsetsLog } from './offsets-log.ts';
 import { partitionForGroup } from './partitioning.ts';
@@ -357,11 +357,10 @@ export class CoordinatedPartition implements GroupStore {
     const part = this.part;
     const epoch = this.epoch;
     if (records.length === 0) {
-      // Nothing is live: everything appended so far may go.
-      const end = part.log.logEndOffset();
+      // Nothing is live: everything already durable may go.
       this.rewriting = true;
       part.log
-        .advanceLogStart(end)
+        .advanceLogStart(part.log.highWatermark())
         .catch((err: unknown) => this.logger.warn({ err }, 'cannot trim the offsets log'))
         .finally(() => {
           this.rewriting = false;
@@ -390,8 +389,12 @@ export class CoordinatedPartition implements GroupStore {
     const startedAt = this.clock.monotonic();
     Promise.all(durable)
       .then(async () => {
-        // Only once the rewrite is durable may the records it replaces go.
+        // Only once the rewrite is durable may the records it replaces go. Durable here
+        // means acks=all; the rewrite is also flushed to disk first, so that not even a
+        // power loss (against which Kafka's default flush settings do not protect) can
+        // leave the start moved past records whose rewrite was lost.
         if (this.closed || epoch !== this.epoch) return;
+        await part.log.flush();
         await part.log.advanceLogStart(firstOffset);
         this.logger.info({ live: records.length, batches: batches.length, logStartOffset: firstOffset, ms: Math.round(this.clock.monotonic() - startedAt) }, 'offsets log rewritten');
       })
@@ -483,5 +486,3 @@ export function clientHostOf(remote: string): string {
   const colon = remote.lastIndexOf(':');
   return `/${colon > 0 ? remote.slice(0, colon) : remote}`;
 }
-
-export { EMPTY_BYTES };
