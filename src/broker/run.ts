@@ -14,13 +14,14 @@ import { topicConfigProblem } from '../metadata/topic-configs.ts';
 import { LocalStorageEngine } from '../storage/local-engine.ts';
 import { brokerApis } from './apis/index.ts';
 import { Broker } from './broker.ts';
+import { groupCoordinatorOf } from './groups/coordinator.ts';
 import { BrokerLimits } from './limits.ts';
 import type { BrokerFlags } from './main.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { InvalidConfigError, validateTopicConfig } from './topic-config.ts';
 
 /** Settings given with --config that are not topic defaults: they configure the broker itself. */
-const BROKER_SETTING = /^(auto\.create\.topics\.enable|num\.partitions|default\.replication\.factor|offsets\.|group\.|transactional\.)/;
+const BROKER_SETTING = /^(auto\.create\.topics\.enable|num\.partitions|default\.replication\.factor|offsets?\.|group\.|transactional\.)/;
 
 export async function runBroker(opts: BrokerFlags): Promise<void> {
   const log = processLogger(`broker-${opts.id}`);
@@ -70,6 +71,9 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
     clock: systemClock,
     metrics: new BrokerMetrics(metricsRegistry),
   });
+  // The coordinator follows the __consumer_offsets partitions this broker serves from the
+  // start, so that they load at once rather than at the first group request.
+  groupCoordinatorOf(broker);
   await broker.start();
   const metricsServer = await startMetricsServer(metricsRegistry, opts.host, opts.metricsPort);
   onShutdown(log, async () => {

@@ -34,13 +34,16 @@ function producePartition(broker: Broker, topic: string, index: number, records:
   const lookup = broker.partition(topic, index);
   if (!lookup.ok) return result(index, lookup.errorCode);
   const part = lookup.partition;
+  // Internal topics (__consumer_offsets) are written by the coordinator only, as in Kafka.
+  if (broker.view.topics.get(topic)?.internal) return result(index, ErrorCode.INVALID_TOPIC_EXCEPTION, -1, `${topic} is an internal topic`);
   if (records === null) return result(index, ErrorCode.CORRUPT_MESSAGE, -1, 'null records');
   const check = checkProducedBatch(records, part.settings.maxMessageBytes);
   if (!check.ok) return result(index, check.errorCode, -1, check.message);
   if (acks === -1) {
     const available = broker.availableReplicas(part);
-    if (available < part.settings.minInsyncReplicas) {
-      return result(index, ErrorCode.NOT_ENOUGH_REPLICAS, -1, `${available} replicas can acknowledge, min.insync.replicas is ${part.settings.minInsyncReplicas}`);
+    const required = broker.replicasRequired(part);
+    if (available < required) {
+      return result(index, ErrorCode.NOT_ENOUGH_REPLICAS, -1, `${available} replicas can acknowledge, ${required} needed (min.insync.replicas is ${part.settings.minInsyncReplicas})`);
     }
   }
   const decision = part.append(records, check.header);

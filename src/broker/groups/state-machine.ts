@@ -23,12 +23,8 @@ import { EMPTY_BYTES, Group, GroupState, Member, protocolsBytes, type JoinResult
 import type { GroupConfig } from './limits.ts';
 import type { GroupValue, OffsetsRecord, OffsetValue } from './records.ts';
 
-/**
- * Kafka codes the coordinator answers that src/protocol/errors.ts does not list.
- * OFFSET_METADATA_TOO_LARGE (12): commit metadata above offset.metadata.max.bytes.
- */
-export const GroupErrorCode = { OFFSET_METADATA_TOO_LARGE: 12 } as const;
-export type CommitErrorCode = ErrorCode | typeof GroupErrorCode.OFFSET_METADATA_TOO_LARGE;
+/** What a commit answers per partition (OFFSET_METADATA_TOO_LARGE is in the shared table). */
+export type CommitErrorCode = ErrorCode;
 
 /** Where the machine's records go. Implemented over Partition.append by the coordinator. */
 export interface GroupStore {
@@ -563,7 +559,7 @@ export class GroupStateMachine {
 
   commitOffsets(req: CommitRequest, now: number, respond: (errors: CommitErrorCode[]) => void): void {
     const errors: CommitErrorCode[] = req.offsets.map((o) =>
-      o.metadata !== null && Buffer.byteLength(o.metadata, 'utf8') > this.config.offsetMetadataBytesMax ? GroupErrorCode.OFFSET_METADATA_TOO_LARGE : ErrorCode.NONE,
+      o.metadata !== null && Buffer.byteLength(o.metadata, 'utf8') > this.config.offsetMetadataBytesMax ? ErrorCode.OFFSET_METADATA_TOO_LARGE : ErrorCode.NONE,
     );
     const failAll = (code: ErrorCode): void => respond(errors.map((e) => (e === ErrorCode.NONE ? code : e)));
     let group = this.groups.get(req.groupId);

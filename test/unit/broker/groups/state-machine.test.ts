@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GroupState } from '../../../../src/broker/groups/group.ts';
 import type { OffsetsRecord } from '../../../../src/broker/groups/records.ts';
-import { commitErrorOf, GroupErrorCode, groupStoreErrorOf } from '../../../../src/broker/groups/state-machine.ts';
+import { commitErrorOf, groupStoreErrorOf } from '../../../../src/broker/groups/state-machine.ts';
 import { ErrorCode } from '../../../../src/protocol/errors.ts';
 import { Harness, TEST_CONFIG } from './harness.ts';
 
@@ -467,7 +467,7 @@ describe('OffsetCommit and OffsetFetch', () => {
       { partition: 1, offset: 2 },
     ]);
     h.store.complete();
-    expect(c.value).toEqual([GroupErrorCode.OFFSET_METADATA_TOO_LARGE, ErrorCode.NONE]);
+    expect(c.value).toEqual([ErrorCode.OFFSET_METADATA_TOO_LARGE, ErrorCode.NONE]);
     expect(h.store.records()).toHaveLength(1);
   });
 
