@@ -188,7 +188,7 @@ export class Broker {
   private async openPartition(k: string, topic: TopicInfo, index: number, epoch: number): Promise<void> {
     const settings = topicSettings(topic.config, this.config.topicDefaults);
     const opened = (async () => {
-      const log = await this.deps.storage.openLog({ topic: topic.name, partition: index, topicId: topic.id }, settings.log);
+      const log = await this.deps.storage.openLog({ topic: topic.name, partition: index, topicId: topic.id, leaderEpoch: epoch }, settings.log);
       const part = new Partition({
         topic: topic.name,
         topicId: topic.id,
@@ -227,7 +227,12 @@ export class Broker {
   /** Replicas able to acknowledge an acks=all write to `part` now (see StorageEngine). */
   availableReplicas(part: Partition): number {
     const info = this.view.topics.get(part.topic)?.partitions[part.index];
-    return this.deps.storage.availableReplicas({ topic: part.topic, partition: part.index, topicId: part.topicId }, info?.isr ?? []);
+    return this.deps.storage.availableReplicas({ topic: part.topic, partition: part.index, topicId: part.topicId, leaderEpoch: part.leaderEpoch }, info?.isr ?? []);
+  }
+
+  /** Replicas an acks=all write to `part` needs (see StorageEngine.replicasRequired). */
+  replicasRequired(part: Partition): number {
+    return this.deps.storage.replicasRequired(part.settings.minInsyncReplicas);
   }
 
   /** Waits until metadata changes made so far are reflected in the open partitions. */

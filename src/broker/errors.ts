@@ -26,11 +26,19 @@ export function kafkaCodeOf(err: unknown): ErrorCodeT {
   if (err instanceof ControllerUnavailableError) return ErrorCode.REQUEST_TIMED_OUT;
   if (err instanceof StorageError) {
     switch (err.code) {
+      // The partition moved (closed here) or another writer fenced this broker: the
+      // client refreshes its metadata and finds the new owner.
       case 'FLOE_ERR_STORAGE_CLOSED':
+      case 'FLOE_ERR_STORAGE_FENCED':
         return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+      // Appended, but too few replicas (WAL nodes) acknowledged it: Kafka's answer when
+      // the ISR shrinks below min.insync.replicas after the append. Retriable.
+      case 'FLOE_ERR_STORAGE_UNAVAILABLE':
+        return ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND;
       case 'FLOE_ERR_STORAGE_FULL':
       case 'FLOE_ERR_STORAGE_IO':
       case 'FLOE_ERR_STORAGE_CORRUPT':
+      case 'FLOE_ERR_STORAGE_BACKLOG':
         return ErrorCode.KAFKA_STORAGE_ERROR;
     }
   }

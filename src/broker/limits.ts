@@ -16,8 +16,6 @@ export const BrokerLimits = {
   fetchResponseBytesMax: 64 * 1024 * 1024,
   /** Longest a Produce with acks=-1 waits for durability before REQUEST_TIMED_OUT. */
   produceTimeoutMsMax: 300_000,
-  /** Idempotent producer: batches remembered per producer and partition (Kafka's 5). */
-  producerBatchesRemembered: 5,
   /** Topic name length (Kafka's 249). */
   topicNameLengthMax: 249,
   /** Partitions one topic may have. */

@@ -16,7 +16,7 @@ import { BatchAttr, type BatchHeader, lastOffsetOf, readBatchHeader, setPartitio
 import { decodeRecordBatch } from '../protocol/records.ts';
 import { OffsetOutOfRangeError, type PartitionLog } from '../storage/partition-log.ts';
 import { kafkaCodeOf } from './errors.ts';
-import { ProducerStateTable } from './producer-state.ts';
+import { ProducerStateTable } from '../storage/producer-state.ts';
 import type { TopicSettings } from './topic-config.ts';
 
 export interface ProduceOutcome {
@@ -49,6 +49,8 @@ const RESOLVED = Promise.resolve();
 export class Partition {
   readonly producers = new ProducerStateTable();
   private readonly waiters = new Set<() => void>();
+  /** Resends waiting for the high watermark; rejected when an append fails. */
+  private readonly hwWaits = new Set<(err: Error) => void>();
   /** Idempotent appends not yet fully durable, by base offset: what a resend waits for. */
   private readonly inFlight = new Map<number, { leaderDurable: Promise<void>; fullyDurable: Promise<void> }>();
   /** Set while the producer table is being rebuilt after a failed append. */
@@ -85,10 +87,19 @@ export class Partition {
     this.now = opts.now;
   }
 
-  /** Rebuilds the producer table from the batch headers in the log (open, failover). */
+  /**
+   * Rebuilds the producer table (open, failover): the engine's newest snapshot, then the
+   * headers of every batch after it.
+   */
   async loadProducerState(): Promise<void> {
-    this.producers.clear();
-    await this.log.scanHeaders(this.log.logStartOffset(), (h) => this.producers.record(h, h.baseOffset));
+    const { snapshot, fromOffset } = await this.log.producerSnapshot();
+    if (snapshot) this.producers.load(snapshot);
+    else this.producers.clear();
+    await this.log.scanHeaders(fromOffset, (h) => {
+      // A snapshot may already hold the first batches of the scan (it covers whole sections).
+      const known = this.producers.entry(h.producerId)?.batches.some((b) => b.baseOffset === h.baseOffset) ?? false;
+      if (!known) this.producers.record(h, h.baseOffset);
+    });
   }
 
   /**
@@ -108,14 +119,18 @@ export class Partition {
     if (seq.kind === 'error') return { kind: 'error', errorCode: seq.errorCode, message: seq.message };
     if (seq.kind === 'duplicate') {
       // An exact resend: answered with the original offset, once the original is as
-      // durable as this request asks (it may still be in flight).
+      // durable as this request asks. It may still be in flight, or its first attempt may
+      // have been answered with an error while the engine kept it (a WAL entry that
+      // became durable later): then the resend waits for the high watermark to pass it.
       const original = this.inFlight.get(seq.baseOffset);
+      const end = seq.baseOffset + header.recordCount;
+      const durable = original ? original.fullyDurable : this.untilHighWatermark(end);
       return {
         kind: 'duplicate',
         baseOffset: seq.baseOffset,
         logAppendTimeMs: -1,
-        leaderDurable: original?.leaderDurable ?? RESOLVED,
-        fullyDurable: original?.fullyDurable ?? RESOLVED,
+        leaderDurable: original ? original.leaderDurable : durable,
+        fullyDurable: durable,
       };
     }
 
@@ -142,7 +157,31 @@ export class Partition {
     return { kind: 'appended', baseOffset: result.baseOffset, logAppendTimeMs, leaderDurable: result.leaderDurable, fullyDurable: result.fullyDurable };
   }
 
+  /**
+   * Resolves once the high watermark reaches `offset`. A failed append (which gives offsets
+   * back to the log) rejects every such wait: the offset may then hold other records.
+   */
+  private untilHighWatermark(offset: number): Promise<void> {
+    if (this.log.highWatermark() >= offset) return RESOLVED;
+    return new Promise<void>((resolve, reject) => {
+      const stop = this.log.onHighWatermark((hw) => {
+        if (hw < offset) return;
+        stop();
+        this.hwWaits.delete(fail);
+        resolve();
+      });
+      const fail = (err: Error): void => {
+        stop();
+        reject(err);
+      };
+      this.hwWaits.add(fail);
+    });
+  }
+
   private onAppendFailed(err: unknown, lastOffset: number): void {
+    const failure = err instanceof Error ? err : new Error(String(err));
+    for (const fail of [...this.hwWaits]) fail(failure);
+    this.hwWaits.clear();
     if (this.rebuilding || this.closed) return;
     this.logger.warn({ err, topic: this.topic, partition: this.index, lastOffset }, 'append failed; rebuilding producer state');
     this.rebuilding = this.loadProducerState()
@@ -208,6 +247,7 @@ export class Partition {
   async close(): Promise<void> {
     this.closed = true;
     this.wakeWaiters();
+    for (const fail of [...this.hwWaits]) fail(new Error('partition closed'));
     await this.log.close();
   }
 

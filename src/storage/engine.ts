@@ -9,6 +9,8 @@ export interface PartitionId {
   partition: number;
   /** The topic's id: a re-created topic of the same name gets fresh storage. */
   topicId: string;
+  /** This broker's leader epoch for the partition: what fences its writes in shared storage. */
+  leaderEpoch: number;
 }
 
 export interface StorageEngine {
@@ -20,6 +22,12 @@ export interface StorageEngine {
    * Compared with min.insync.replicas before appending.
    */
   availableReplicas(id: PartitionId, isr: readonly number[]): number;
+  /**
+   * How many replicas an acks=all write needs, given the topic's min.insync.replicas: the
+   * setting itself for replicated local logs; never fewer than the WAL ack quorum in
+   * shared storage (acks=all waits for the quorum whatever the setting).
+   */
+  replicasRequired(minInsyncReplicas: number): number;
   /** Removes the data of a partition that is not open (its topic was deleted). */
   deleteLog(id: PartitionId): Promise<void>;
   close(): Promise<void>;

@@ -30,7 +30,13 @@ export class LocalStorageEngine implements StorageEngine {
     return isr.length;
   }
 
+  replicasRequired(minInsyncReplicas: number): number {
+    return minInsyncReplicas;
+  }
+
   async deleteLog(id: PartitionId): Promise<void> {
+    // Opening runs recovery, which a log about to be deleted does not need; it is rare
+    // (a topic deleted while this broker was down) and keeps one way of removing a log.
     const log = await this.openLog(id, { segmentBytes: 1 << 30, segmentMs: 1 << 30, retentionMs: -1, retentionBytes: -1, indexIntervalBytes: 4096, fsync: { kind: 'never' } });
     await log.destroy();
   }

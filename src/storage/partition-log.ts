@@ -16,6 +16,7 @@
  * holds the filesystem's error); offsets outside the log reject with OffsetOutOfRangeError.
  */
 import type { BatchHeader } from '../protocol/record-batch.ts';
+import type { ProducerSnapshot } from './producer-state.ts';
 
 export interface AppendResult {
   /** The offset given to the batch's first record. */
@@ -81,6 +82,13 @@ export interface PartitionLog {
   scanHeaders(fromOffset: number, visit: (h: BatchHeader) => void): Promise<void>;
 
   /**
+   * Where rebuilding the idempotent-producer table starts: the newest snapshot the engine
+   * keeps (null: none) and the offset from which batch headers must be replayed on top of
+   * it. Engines without snapshots answer `{ snapshot: null, fromOffset: logStartOffset() }`.
+   */
+  producerSnapshot(): Promise<{ snapshot: ProducerSnapshot | null; fromOffset: number }>;
+
+  /**
    * Moves logStartOffset forward to `offset` (DeleteRecords), durably; whole segments below
    * it are removed. An offset at or below the log start changes nothing; one above the high
    * watermark rejects with OffsetOutOfRangeError.
@@ -104,10 +112,28 @@ export interface PartitionLog {
   destroy(): Promise<void>;
 }
 
-/** Operating failures of a storage engine, converted to Kafka codes in one place. */
+/**
+ * Operating failures of a storage engine, converted to Kafka codes in one place
+ * (src/broker/errors.ts):
+ *  - IO, FULL: the local disk failed or is full;
+ *  - CLOSED: the log is closed (the partition moved away);
+ *  - CORRUPT: stored bytes failed their checks; they are never served;
+ *  - UNAVAILABLE: too few replicas (WAL nodes) can acknowledge now;
+ *  - FENCED: another writer took over (this broker is a zombie for that data);
+ *  - BACKLOG: data that cannot reach object storage has filled the bounded tail.
+ */
+export type StorageErrorCode =
+  | 'FLOE_ERR_STORAGE_IO'
+  | 'FLOE_ERR_STORAGE_FULL'
+  | 'FLOE_ERR_STORAGE_CLOSED'
+  | 'FLOE_ERR_STORAGE_CORRUPT'
+  | 'FLOE_ERR_STORAGE_UNAVAILABLE'
+  | 'FLOE_ERR_STORAGE_FENCED'
+  | 'FLOE_ERR_STORAGE_BACKLOG';
+
 export class StorageError extends Error {
   constructor(
-    readonly code: 'FLOE_ERR_STORAGE_IO' | 'FLOE_ERR_STORAGE_FULL' | 'FLOE_ERR_STORAGE_CLOSED' | 'FLOE_ERR_STORAGE_CORRUPT',
+    readonly code: StorageErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -17,9 +17,10 @@
  */
 import { ErrorCode } from '../protocol/errors.ts';
 import type { BatchHeader } from '../protocol/record-batch.ts';
-import { BrokerLimits } from './limits.ts';
 
 const INT32_MAX = 0x7fffffff;
+/** Batches remembered per producer and partition: Kafka's 5 (max.in.flight.requests.per.connection for idempotence). */
+export const PRODUCER_BATCHES_REMEMBERED = 5;
 
 export interface RememberedBatch {
   baseSequence: number;
@@ -32,6 +33,9 @@ export interface ProducerEntry {
   /** Oldest first; at most BrokerLimits.producerBatchesRemembered. */
   batches: RememberedBatch[];
 }
+
+/** The table as plain data: what storage engines persist (by producer id). */
+export type ProducerSnapshot = Record<string, ProducerEntry>;
 
 export type SequenceCheck =
   | { kind: 'append' }
@@ -100,7 +104,7 @@ export class ProducerStateTable {
       this.producers.set(h.producerId, entry);
     }
     entry.batches.push({ baseSequence: h.baseSequence, lastSequence: lastSequenceOf(h), baseOffset });
-    if (entry.batches.length > BrokerLimits.producerBatchesRemembered) entry.batches.shift();
+    if (entry.batches.length > PRODUCER_BATCHES_REMEMBERED) entry.batches.shift();
   }
 
   clear(): void {
@@ -108,7 +112,15 @@ export class ProducerStateTable {
   }
 
   /** A plain copy of the table (for snapshots and tests). */
-  toJSON(): Record<string, ProducerEntry> {
+  toJSON(): ProducerSnapshot {
     return Object.fromEntries([...this.producers].map(([id, e]) => [String(id), { epoch: e.epoch, batches: e.batches.map((b) => ({ ...b })) }]));
+  }
+
+  /** Replaces the table with a snapshot taken by toJSON(). */
+  load(snapshot: ProducerSnapshot): void {
+    this.producers.clear();
+    for (const [id, e] of Object.entries(snapshot)) {
+      this.producers.set(Number(id), { epoch: e.epoch, batches: e.batches.slice(-PRODUCER_BATCHES_REMEMBERED).map((b) => ({ ...b })) });
+    }
   }
 }

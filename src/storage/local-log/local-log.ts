@@ -217,6 +217,11 @@ export class LocalLog implements PartitionLog {
     return this.segments.map((s) => s.base);
   }
 
+  /** The local log keeps no producer snapshots: the table is rebuilt from every header. */
+  producerSnapshot(): Promise<{ snapshot: null; fromOffset: number }> {
+    return Promise.resolve({ snapshot: null, fromOffset: this.logStart });
+  }
+
   onHighWatermark(listener: (highWatermark: number) => void): () => void {
     this.hwListeners.add(listener);
     return () => this.hwListeners.delete(listener);

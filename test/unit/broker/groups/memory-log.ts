@@ -80,6 +80,9 @@ export class MemoryLog implements PartitionLog {
   offsetForTimestamp(): Promise<number | null> {
     return Promise.resolve(null);
   }
+  producerSnapshot(): Promise<{ snapshot: null; fromOffset: number }> {
+    return Promise.resolve({ snapshot: null, fromOffset: this.logStartOffset() });
+  }
   scanHeaders(): Promise<void> {
     return Promise.resolve();
   }
