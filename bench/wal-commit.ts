@@ -14,6 +14,8 @@
  *    three files at once (what three WAL nodes sharing one disk do);
  *  - loopback round trip: a STATE request to a WAL node (answered from memory) and back.
  * Target: quorum-commit p50 ≤ 2 × raw fdatasync p50 + one loopback round trip p50.
+ * A last pair of runs uses one node and quorum 1, to separate the software's own cost
+ * from three replicas sharing one disk and two cores.
  *
  *   node --import tsx bench/wal-commit.ts [--duration-ms 2000] [--json]
  */
@@ -97,8 +99,8 @@ interface CommitResult {
   one: LatencySummary;
 }
 
-async function commitRun(nodes: { host: string; port: number }[], logId: string, entryBytes: number, inFlight: number): Promise<CommitResult> {
-  const w = await WalClient.open({ nodes, ackQuorum: 2, logId, epoch: 1, nextEntryId: 0 });
+async function commitRun(nodes: { host: string; port: number }[], logId: string, entryBytes: number, inFlight: number, ackQuorum: number): Promise<CommitResult> {
+  const w = await WalClient.open({ nodes, ackQuorum, logId, epoch: 1, nextEntryId: 0 });
   const payload = Buffer.alloc(entryBytes, 0x61);
   try {
     const run = async (ms: number, quorum: hdr.Histogram | null, one: hdr.Histogram | null): Promise<number> => {
@@ -157,8 +159,12 @@ async function main(): Promise<void> {
     const rtt = await loopbackRoundTrip(wal.nodes[0]!);
     const runs: CommitResult[] = [];
     for (const bytes of sizes) {
-      for (const inFlight of inFlights) runs.push(await commitRun(wal.nodes, `bench-${bytes}-${inFlight}`, bytes, inFlight));
+      for (const inFlight of inFlights) runs.push(await commitRun(wal.nodes, `bench-${bytes}-${inFlight}`, bytes, inFlight, 2));
     }
+    // One node, quorum 1: the software's own cost over raw fdatasync + a round trip,
+    // without three replicas sharing one disk and two cores.
+    const single: CommitResult[] = [];
+    for (const bytes of sizes) single.push(await commitRun([wal.nodes[0]!], `bench-single-${bytes}`, bytes, 1, 1));
     const cpu = os.cpus();
     const machine = {
       cpu: cpu[0]?.model ?? 'unknown',
@@ -168,13 +174,14 @@ async function main(): Promise<void> {
       node: process.version,
       disk: `temp dir ${dir} (${os.tmpdir()})`,
     };
-    const report = { machine, durationMs, raw, loopbackRoundTrip: rtt, runs };
+    const report = { machine, load: os.loadavg(), durationMs, raw, loopbackRoundTrip: rtt, runs, singleNode: single };
     if (values.json) {
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       return;
     }
     const f = (n: number): string => n.toFixed(3).padStart(8);
     console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}`);
+    console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews every figure)`);
     console.log(`\nraw write+fdatasync (ms)        p50      p99`);
     for (const bytes of sizes) {
       console.log(`  ${String(bytes / 1024).padStart(2)} KiB, 1 writer          ${f(raw[`${bytes}x1`]!.p50Ms)} ${f(raw[`${bytes}x1`]!.p99Ms)}`);
@@ -188,6 +195,11 @@ async function main(): Promise<void> {
       console.log(
         `  ${String(r.entryBytes / 1024).padStart(2)} KiB  ${String(r.inFlight).padStart(5)}     ${f(r.quorum.p50Ms)} ${f(r.quorum.p99Ms)} ${f(r.one.p50Ms)}   ${String(r.entriesPerSec).padStart(9)} ${String(r.mbPerSec).padStart(6)}   ${f(target)}   ${r.quorum.p50Ms <= target ? 'yes' : 'no'}`,
       );
+    }
+    console.log(`\none node, quorum 1, one in flight (ms)`);
+    for (const r of single) {
+      const floor = raw[`${r.entryBytes}x1`]!.p50Ms + rtt.p50Ms;
+      console.log(`  ${String(r.entryBytes / 1024).padStart(2)} KiB   commit p50 ${f(r.quorum.p50Ms)}  p99 ${f(r.quorum.p99Ms)}   raw p50 + round trip p50 = ${f(floor)}`);
     }
     console.log('\n(the target applies to one entry in flight; with more in flight an entry also waits behind the others)');
   } finally {
