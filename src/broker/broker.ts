@@ -6,7 +6,7 @@
 import * as net from 'node:net';
 import type { Logger } from 'pino';
 import type { Clock } from '../common/clock.ts';
-import type { BrokerInfo, ClusterView, MetadataStore, TopicInfo } from '../metadata/cluster-view.ts';
+import type { BrokerInfo, ClusterView, MetadataStore, PartitionInfo, TopicInfo } from '../metadata/cluster-view.ts';
 import { ErrorCode, type ErrorCode as ErrorCodeT } from '../protocol/errors.ts';
 import type { StorageEngine } from '../storage/engine.ts';
 import { Connection } from './connection.ts';
@@ -44,10 +44,23 @@ export interface PartitionListener {
   closing(part: Partition): void | Promise<void>;
 }
 
+/** A partition this broker owns and is asked to hand to another broker (shared storage). */
+export interface Handover {
+  topic: string;
+  partition: number;
+  leaderEpoch: number;
+  to: number;
+  /** The partition as it was open here, closed now (null when it was not open). */
+  closed: Partition | null;
+}
+
 export interface BrokerDeps {
   config: BrokerConfig;
   metadata: (self: BrokerInfo) => Promise<MetadataStore>;
-  storage: StorageEngine;
+  /** Opened once the metadata store is (a shared-storage engine needs it to recover). */
+  storage: (store: MetadataStore) => Promise<StorageEngine>;
+  /** Completes a hand-over once the partition is closed here (shared storage). */
+  handover?: (h: Handover) => Promise<void>;
   registry: HandlerRegistry;
   logger: Logger;
   clock: Clock;
@@ -71,6 +84,11 @@ export class Broker {
   /** Partitions being opened: requests for them get a retriable error meanwhile. */
   private readonly opening = new Map<string, Promise<void>>();
   private store!: MetadataStore;
+  private storage!: StorageEngine;
+  /** Resolves once metadata and storage are open: connections wait for it. */
+  private readonly ready: Promise<void>;
+  private markReady!: () => void;
+  private readonly handingOver = new Set<string>();
   private reconciling: Promise<void> = Promise.resolve();
   private producerIds = { next: 0, end: 0 };
   private producerIdQueue: Promise<unknown> = Promise.resolve();
@@ -83,6 +101,9 @@ export class Broker {
     this.logger = deps.logger;
     this.clock = deps.clock;
     this.metrics = deps.metrics;
+    this.ready = new Promise<void>((resolve) => {
+      this.markReady = resolve;
+    });
   }
 
   get nodeId(): number {
@@ -103,12 +124,19 @@ export class Broker {
 
   async start(): Promise<void> {
     const server = net.createServer((socket) => {
-      const c = new Connection(socket, this, this.deps.registry, this.logger, (conn) => {
-        this.connections.delete(conn);
+      // The port must be bound before the broker registers, but requests are read only
+      // once metadata and storage are open: until then the socket buffers them.
+      socket.pause();
+      void this.ready.then(() => {
+        if (socket.destroyed) return;
+        const c = new Connection(socket, this, this.deps.registry, this.logger, (conn) => {
+          this.connections.delete(conn);
+          this.metrics.connections.set(this.connections.size);
+        });
+        this.connections.add(c);
         this.metrics.connections.set(this.connections.size);
+        socket.resume();
       });
-      this.connections.add(c);
-      this.metrics.connections.set(this.connections.size);
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -127,8 +155,10 @@ export class Broker {
       rack: this.config.rack,
     };
     this.store = await this.deps.metadata(self);
+    this.storage = await this.deps.storage(this.store);
     this.store.onChange(() => void this.reconcile());
     await this.reconcile();
+    this.markReady();
     this.logger.info({ nodeId: this.nodeId, port: this.boundPort }, 'broker listening');
   }
 
@@ -149,12 +179,17 @@ export class Broker {
     const run = async (): Promise<void> => {
       const view = this.store.current();
       const wanted = new Map<string, { topic: TopicInfo; index: number; epoch: number }>();
+      const handovers = new Map<string, Omit<Handover, 'closed'>>();
       for (const topic of view.topics.values()) {
-        for (const p of topic.partitions) {
-          if (p.leader === this.nodeId) wanted.set(key(topic.name, p.index), { topic, index: p.index, epoch: p.leaderEpoch });
+        for (const p of topic.partitions as (PartitionInfo & { handoverTo?: number })[]) {
+          if (p.leader !== this.nodeId) continue;
+          const k = key(topic.name, p.index);
+          if (p.handoverTo !== undefined && this.deps.handover) handovers.set(k, { topic: topic.name, partition: p.index, leaderEpoch: p.leaderEpoch, to: p.handoverTo });
+          else wanted.set(k, { topic, index: p.index, epoch: p.leaderEpoch });
         }
       }
       const closing: Promise<void>[] = [];
+      const closedNow = new Map<string, Partition>();
       for (const [k, part] of this.partitions) {
         const w = wanted.get(k);
         if (w && w.topic.id === part.topicId) {
@@ -163,6 +198,7 @@ export class Broker {
           continue;
         }
         this.partitions.delete(k);
+        closedNow.set(k, part);
         const topicGone = view.topics.get(part.topic)?.id !== part.topicId;
         closing.push(
           (async () => {
@@ -172,6 +208,15 @@ export class Broker {
         );
       }
       await Promise.all(closing);
+      // Hand-overs: the partition is closed here (its data uploaded); release it.
+      for (const [k, h] of handovers) {
+        if (this.handingOver.has(k)) continue;
+        this.handingOver.add(k);
+        const closed = closedNow.get(k) ?? null;
+        this.deps.handover!({ ...h, closed })
+          .catch((err: unknown) => this.logger.warn({ err, topic: h.topic, partition: h.partition }, 'hand-over not completed; the controller will give up on it'))
+          .finally(() => this.handingOver.delete(k));
+      }
       const opens: Promise<void>[] = [];
       for (const [k, w] of wanted) {
         if (this.partitions.has(k)) continue;
@@ -188,7 +233,7 @@ export class Broker {
   private async openPartition(k: string, topic: TopicInfo, index: number, epoch: number): Promise<void> {
     const settings = topicSettings(topic.config, this.config.topicDefaults);
     const opened = (async () => {
-      const log = await this.deps.storage.openLog({ topic: topic.name, partition: index, topicId: topic.id, leaderEpoch: epoch }, settings.log);
+      const log = await this.storage.openLog({ topic: topic.name, partition: index, topicId: topic.id, leaderEpoch: epoch }, settings.log);
       const part = new Partition({
         topic: topic.name,
         topicId: topic.id,
@@ -227,12 +272,12 @@ export class Broker {
   /** Replicas able to acknowledge an acks=all write to `part` now (see StorageEngine). */
   availableReplicas(part: Partition): number {
     const info = this.view.topics.get(part.topic)?.partitions[part.index];
-    return this.deps.storage.availableReplicas({ topic: part.topic, partition: part.index, topicId: part.topicId, leaderEpoch: part.leaderEpoch }, info?.isr ?? []);
+    return this.storage.availableReplicas({ topic: part.topic, partition: part.index, topicId: part.topicId, leaderEpoch: part.leaderEpoch }, info?.isr ?? []);
   }
 
   /** Replicas an acks=all write to `part` needs (see StorageEngine.replicasRequired). */
   replicasRequired(part: Partition): number {
-    return this.deps.storage.replicasRequired(part.settings.minInsyncReplicas);
+    return this.storage.replicasRequired(part.settings.minInsyncReplicas);
   }
 
   /** Waits until metadata changes made so far are reflected in the open partitions. */
@@ -269,7 +314,9 @@ export class Broker {
       }),
     );
     this.partitions.clear();
-    await this.store?.close();
-    await this.deps.storage.close();
+    // Storage first: a shared-storage engine finishes its uploads and closes its WAL log,
+    // and only then does the store tell the controller that this broker is gone.
+    await this.storage?.close();
+    await this.store?.close({ uploaded: this.storage?.closedClean() ?? false });
   }
 }

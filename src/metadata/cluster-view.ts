@@ -63,7 +63,11 @@ export interface MetadataStore {
   alterTopicConfig(name: string, config: Record<string, string>, validateOnly: boolean): Promise<TopicResult>;
   /** Reserves `count` producer ids that no other broker will hand out. */
   allocateProducerIds(count: number): Promise<{ firstId: number; count: number }>;
-  close(): Promise<void>;
+  /**
+   * Leaves the cluster. `uploaded`: the broker's storage holds nothing a recovery would
+   * need (shared storage: everything is in object storage and its WAL log is trimmed).
+   */
+  close(opts?: { uploaded?: boolean }): Promise<void>;
 }
 
 /** Kafka's legal topic names: ASCII alphanumerics, '.', '_', '-'; not '.' or '..'. */

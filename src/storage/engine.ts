@@ -31,4 +31,6 @@ export interface StorageEngine {
   /** Removes the data of a partition that is not open (its topic was deleted). */
   deleteLog(id: PartitionId): Promise<void>;
   close(): Promise<void>;
+  /** After close(): true when nothing the engine wrote needs a recovery (all uploaded, WAL trimmed). */
+  closedClean(): boolean;
 }

@@ -44,4 +44,9 @@ export class LocalStorageEngine implements StorageEngine {
   close(): Promise<void> {
     return Promise.resolve();
   }
+
+  /** Local logs are the data itself: there is nothing another broker could recover. */
+  closedClean(): boolean {
+    return false;
+  }
 }
