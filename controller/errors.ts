@@ -24,6 +24,15 @@ export class MetadataLogWriteError extends Error {
   }
 }
 
+/** A violated invariant of the record stream: a bug or a corrupt log, never a user error. */
+export class RecordApplyError extends Error {
+  readonly code = 'FLOE_ERR_RECORD_APPLY';
+  constructor(message: string) {
+    super(message);
+    this.name = 'RecordApplyError';
+  }
+}
+
 export class ControllerConfigError extends Error {
   readonly code = 'FLOE_ERR_CONTROLLER_CONFIG';
   constructor(message: string, options?: { cause?: unknown }) {
@@ -56,6 +65,7 @@ export const ApiErrors = {
   NO_ELIGIBLE_BROKER: { status: 409, meaning: 'no other live, non-draining broker can take the partitions' },
   DUPLICATE_BROKER_REGISTRATION: { status: 409, meaning: 'another process with this broker id holds a live lease' },
   TOO_MANY_WAITERS: { status: 503, meaning: 'too many metadata long-polls are open; retry' },
+  FAILOVER_IN_PROGRESS: { status: 503, meaning: 'the WAL of this broker id\'s previous process is being recovered; register again shortly' },
   CONTROLLER_FAILED: { status: 503, meaning: 'the metadata log could not be written; the controller must restart' },
   INTERNAL: { status: 500, meaning: 'a bug: the controller failed to handle the request' },
 } as const;

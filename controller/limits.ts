@@ -36,6 +36,31 @@ export const ControllerLimits = {
   snapshotEveryBytes: 64 * 1024 * 1024,
   /** Retry delay of a failing beforeReassign hook (the partitions stay offline meanwhile). */
   reassignHookRetryMs: 1_000,
+
+  // ---- shared storage (issue 7) ----
+  /** S3's limit on a key. */
+  objectKeyBytesMax: 1024,
+  /** Sections in one commit or compaction (one per partition the object holds). */
+  objectSectionsPerCommitMax: 10_000,
+  /** Unreferenced objects are deleted this long after they lost their last reference (readers may still hold the old index). */
+  objectGraceMsDefault: 60_000,
+  objectGraceMsMin: 0,
+  objectGraceMsMax: 7 * 24 * 3_600_000,
+  /** How often due garbage is looked for; the actual period is min(this, grace / 2), at least garbageCheckMsMin. */
+  garbageCheckMsMax: 5_000,
+  garbageCheckMsMin: 50,
+  /** Keys deleted per garbage pass (one metadata record, DeleteObjects batches of 1000). */
+  garbageKeysPerPassMax: 10_000,
+  /** How often the bucket is listed for orphans (uploads never committed); 0 disables the scan. */
+  orphanScanIntervalMsDefault: 10 * 60_000,
+  /** Keys collected recently (garbage or orphans) remembered so that a late commit of one is refused. */
+  deletedKeysRememberedMax: 100_000,
+  /** A hand-over the owner has not completed (released) in this time is abandoned. */
+  handoverTimeoutMsDefault: 30_000,
+  handoverTimeoutMsMin: 100,
+  handoverTimeoutMsMax: 3_600_000,
+  /** WAL nodes the controller may be given (the quorum arithmetic assumes a handful). */
+  walNodesMax: 16,
 } as const;
 
 export function assertControllerLimits(leaseMs: number): void {

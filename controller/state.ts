@@ -6,11 +6,28 @@
  * broker choice is decided before a record is written and carried in the record.
  *
  * The metadata `version` (what brokers follow) counts changes of the published view;
- * records that do not change it (producer-id blocks, failover bookkeeping, later the
- * object index) are logged without bumping it.
+ * records that do not change it (producer-id blocks, failover bookkeeping, the object
+ * index, WAL epochs) are logged without bumping it, so that the several object commits
+ * per second of each broker never make brokers fetch the view again.
  */
 import type { BrokerInfo } from '../src/metadata/cluster-view.ts';
 import type { ControllerMode, WirePartition, WireTopic, WireView } from '../src/metadata/controller-api.ts';
+import { RecordApplyError } from './errors.ts';
+import {
+  applyCommit,
+  applyDeleted,
+  applyLogStart,
+  applyReplace,
+  applyTopicDropped,
+  emptyObjectIndex,
+  objectIndexFromJson,
+  objectIndexToJson,
+  type IndexSection,
+  type ObjectIndexJson,
+  type ObjectIndexState,
+} from './object-index.ts';
+
+export { RecordApplyError };
 
 export interface BrokerState {
   id: number;
@@ -50,6 +67,12 @@ export interface MetadataState {
   nextProducerId: number;
   /** Dead brokers whose partitions wait, offline, for the beforeReassign hook to finish. */
   pendingFailovers: Map<number, PartitionRef[]>;
+  /** Pending failovers of brokers that shut down cleanly with nothing left in their WAL (no recovery). */
+  uploadedFailovers: Set<number>;
+  /** shared-storage: where each partition's data lives, and the objects awaiting deletion. */
+  objects: ObjectIndexState;
+  /** shared-storage: the WAL epoch of each broker id's log; only ever grows, kept after broker removal. */
+  walEpochs: Map<number, number>;
 }
 
 export type MetadataRecord =
@@ -59,13 +82,20 @@ export type MetadataRecord =
   | { type: 'broker-draining'; id: number; draining: boolean }
   | { type: 'broker-removed'; id: number }
   | { type: 'topic-created'; topic: TopicState }
-  | { type: 'topic-deleted'; name: string; id: string }
+  /** `atMs`: wall-clock time of the deletion, when the topic's objects start their grace period. */
+  | { type: 'topic-deleted'; name: string; id: string; atMs?: number }
   | { type: 'partitions-added'; topic: string; partitions: PartitionState[] }
   | { type: 'topic-config'; topic: string; config: Record<string, string> }
   | { type: 'partition-changed'; topic: string; partition: PartitionState }
   | { type: 'producer-ids'; nextProducerId: number }
-  | { type: 'failover-pending'; brokerId: number; partitions: PartitionRef[] }
-  | { type: 'failover-done'; brokerId: number };
+  /** `uploaded`: the broker shut down cleanly with its WAL uploaded and trimmed, so no WAL recovery is needed. */
+  | { type: 'failover-pending'; brokerId: number; partitions: PartitionRef[]; uploaded?: boolean }
+  | { type: 'failover-done'; brokerId: number }
+  | { type: 'objects-committed'; key: string; size: number; sections: IndexSection[] }
+  | { type: 'objects-replaced'; key: string; size: number; sections: IndexSection[]; atMs: number }
+  | { type: 'log-start-advanced'; topicId: string; partition: number; logStartOffset: number; atMs: number }
+  | { type: 'objects-deleted'; keys: string[] }
+  | { type: 'wal-epoch'; brokerId: number; epoch: number };
 
 export function emptyState(): MetadataState {
   return {
@@ -76,16 +106,10 @@ export function emptyState(): MetadataState {
     topics: new Map(),
     nextProducerId: 0,
     pendingFailovers: new Map(),
+    uploadedFailovers: new Set(),
+    objects: emptyObjectIndex(),
+    walEpochs: new Map(),
   };
-}
-
-/** A violated invariant of the record stream: a bug or a corrupt log, never a user error. */
-export class RecordApplyError extends Error {
-  readonly code = 'FLOE_ERR_RECORD_APPLY';
-  constructor(message: string) {
-    super(message);
-    this.name = 'RecordApplyError';
-  }
 }
 
 function topicOf(state: MetadataState, name: string): TopicState {
@@ -130,6 +154,7 @@ export function applyRecord(state: MetadataState, r: MetadataRecord): boolean {
       const t = topicOf(state, r.name);
       if (t.id !== r.id) throw new RecordApplyError(`topic-deleted for ${r.name} names id ${r.id}, not ${t.id}`);
       state.topics.delete(r.name);
+      applyTopicDropped(state.objects, r.id, r.atMs ?? 0);
       return true;
     }
     case 'partitions-added': {
@@ -159,10 +184,31 @@ export function applyRecord(state: MetadataState, r: MetadataRecord): boolean {
       return false;
     case 'failover-pending':
       state.pendingFailovers.set(r.brokerId, r.partitions);
+      if (r.uploaded === true) state.uploadedFailovers.add(r.brokerId);
+      else state.uploadedFailovers.delete(r.brokerId);
       return false;
     case 'failover-done':
       state.pendingFailovers.delete(r.brokerId);
+      state.uploadedFailovers.delete(r.brokerId);
       return false;
+    case 'objects-committed':
+      applyCommit(state.objects, r.key, r.size, r.sections);
+      return false;
+    case 'objects-replaced':
+      applyReplace(state.objects, r.key, r.size, r.sections, r.atMs);
+      return false;
+    case 'log-start-advanced':
+      applyLogStart(state.objects, r.topicId, r.partition, r.logStartOffset, r.atMs);
+      return false;
+    case 'objects-deleted':
+      applyDeleted(state.objects, r.keys);
+      return false;
+    case 'wal-epoch': {
+      const current = state.walEpochs.get(r.brokerId) ?? 0;
+      if (!(r.epoch > current)) throw new RecordApplyError(`the WAL epoch of broker ${r.brokerId} would go from ${current} to ${r.epoch}`);
+      state.walEpochs.set(r.brokerId, r.epoch);
+      return false;
+    }
   }
 }
 
@@ -207,6 +253,10 @@ interface StateJson {
   brokers: BrokerState[];
   topics: TopicState[];
   pendingFailovers: { brokerId: number; partitions: PartitionRef[] }[];
+  /** Absent in snapshots written before shared storage (issue 7). */
+  uploadedFailovers?: number[];
+  objects?: ObjectIndexJson;
+  walEpochs?: [number, number][];
 }
 
 /** The snapshot form of the state. */
@@ -219,6 +269,9 @@ export function stateToJson(state: MetadataState): string {
     brokers: [...state.brokers.values()],
     topics: [...state.topics.values()],
     pendingFailovers: [...state.pendingFailovers].map(([brokerId, partitions]) => ({ brokerId, partitions })),
+    uploadedFailovers: [...state.uploadedFailovers],
+    objects: objectIndexToJson(state.objects),
+    walEpochs: [...state.walEpochs],
   };
   return JSON.stringify(json);
 }
@@ -233,5 +286,8 @@ export function stateFromJson(text: string): MetadataState {
     brokers: new Map(json.brokers.map((b) => [b.id, b])),
     topics: new Map(json.topics.map((t) => [t.name, t])),
     pendingFailovers: new Map(json.pendingFailovers.map((f) => [f.brokerId, f.partitions])),
+    uploadedFailovers: new Set(json.uploadedFailovers ?? []),
+    objects: objectIndexFromJson(json.objects),
+    walEpochs: new Map(json.walEpochs ?? []),
   };
 }
