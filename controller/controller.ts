@@ -12,22 +12,49 @@
  * out, or a broker's controlled shutdown, declares the broker dead and fails over what it
  * led. After a restart every broker the metadata holds as alive gets a fresh lease, so
  * restarting the controller alone changes nothing for brokers or clients.
+ *
+ * Shared storage (issue 7): the controller also keeps the object index (object-index.ts,
+ * object-commands.ts), whose commits are logged without changing the published view;
+ * deletes unreferenced objects after a grace period and collects orphans; gives each
+ * broker incarnation a WAL epoch; recovers a dead broker's WAL before its partitions move
+ * (wal-recovery.ts); and moves partitions between live brokers by hand-over (handover.ts).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import type { Logger } from 'pino';
+import { findOrphans } from '../objectstore/orphans.ts';
+import type { ObjectStore } from '../objectstore/object-store.ts';
 import type { Clock } from '../src/common/clock.ts';
 import type { FileSystem } from '../src/common/fs.ts';
 import type { NewTopic, TopicResult } from '../src/metadata/cluster-view.ts';
-import type { AlterIsrRequest, ControllerMode, HeartbeatRequest, HeartbeatResponse, RegisterRequest } from '../src/metadata/controller-api.ts';
-import { planAlterConfig, planAlterIsr, planCreatePartitions, planCreateTopics, planDeleteTopics, type AlterIsrOutcome, type TopicDefaults } from './commands.ts';
+import {
+  MetadataErrorCode as Code,
+  type AdvanceLogStartRequest,
+  type AlterIsrRequest,
+  type CommitObjectRequest,
+  type ControllerMode,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type PartitionObjectsResponse,
+  type RegisterRequest,
+  type ReleasePartitionRequest,
+  type ReleasePartitionResponse,
+  type ReplaceObjectsRequest,
+  type SharedStorageResponse,
+  type ShutdownRequest,
+} from '../src/metadata/controller-api.ts';
+import { planAlterConfig, planAlterIsr, planCreatePartitions, planCreateTopics, planDeleteTopics, type AlterIsrOutcome, type Planned, type TopicDefaults } from './commands.ts';
 import { ApiError, ControllerConfigError, MetadataLogCorruptError } from './errors.ts';
-import { planBrokerDeath, planFailoverCompletion, planMoves, planOfflineRecovery, unitsOf, withOwner, withReplicas } from './failover.ts';
+import { moveOwner, planBrokerDeath, planFailoverCompletion, planMoves, planOfflineRecovery, unitsOf, withReplicas } from './failover.ts';
+import { handoversOf, planHandoverExpiry, planRelease, type Handover } from './handover.ts';
 import { ControllerLimits, assertControllerLimits, heartbeatMsFor } from './limits.ts';
 import { LeaseTable } from './liveness.ts';
 import { MetadataLog } from './metadata-log.ts';
-import type { ControllerMetrics, ReassignReason } from './metrics.ts';
+import type { ControllerMetrics, HandoverOutcome, IndexOutcome, ReassignReason } from './metrics.ts';
+import { describePartitionObjects, planAdvanceLogStart, planCommitObject, planReplaceObjects, type ObjectCommandOptions } from './object-commands.ts';
+import { garbageDue, knowsObject, partitionObjectsOf } from './object-index.ts';
 import { planDrain, planRebalance, zoneOf, type Move } from './placement.ts';
+import type { OwnedPartition, WalRecoveryConfig } from './wal-recovery.ts';
 import {
   applyRecords,
   clientControllerId,
@@ -72,6 +99,48 @@ export interface ControllerOptions {
   /** The first producer id of a new cluster. */
   firstProducerId?: number;
   snapshotEveryEntries?: number;
+  /**
+   * shared-storage: the object store that holds the brokers' objects. Without it the index
+   * still works, but nothing is ever deleted (garbage stays pending) and WAL recovery is
+   * impossible.
+   */
+  objectStore?: ObjectStore;
+  /** Keys the index accepts and the collector may delete start with this (default `floe/`). */
+  objectPrefix?: string;
+  /** How long an unreferenced or uncommitted object is kept (default objectGraceMsDefault). */
+  objectGraceMs?: number;
+  /** How often the bucket is listed for orphans; 0: never (default orphanScanIntervalMsDefault). */
+  orphanScanIntervalMs?: number;
+  /** A hand-over not released in this time is abandoned (default handoverTimeoutMsDefault). */
+  handoverTimeoutMs?: number;
+  /** shared-storage: recover a dead broker's WAL before its partitions move (needs objectStore). */
+  walRecovery?: WalRecoveryConfig;
+}
+
+export const OBJECT_PREFIX_DEFAULT = 'floe/';
+
+/** What GET /v1/objects/stats answers. */
+export interface ObjectStats {
+  objectStore: boolean;
+  prefix: string;
+  graceMs: number;
+  objects: number;
+  bytes: number;
+  ranges: number;
+  partitionsWithData: number;
+  garbagePending: { objects: number; bytes: number; oldestSinceMs: number | null };
+  deleted: { garbage: number; orphans: number };
+  lastOrphanScan: { atMs: number; deleted: number; bytes: number } | null;
+}
+
+/** The object index of one partition, summarised for the admin API. */
+export interface PartitionObjectsSummary {
+  logStartOffset: number;
+  endOffset: number;
+  objects: number;
+  ranges: number;
+  /** Bytes of the partition's sections (not of the whole objects, which hold other partitions too). */
+  bytes: number;
 }
 
 export type PollResult = { changed: true; version: number; json: string } | { changed: false; version: number };
@@ -111,6 +180,19 @@ export class Controller {
   private closed = false;
   readonly leases: LeaseTable;
   readonly heartbeatMs: number;
+  private readonly objectPrefix: string;
+  private readonly graceMs: number;
+  private readonly orphanScanMs: number;
+  private readonly handoverTimeoutMs: number;
+  /** Live hand-overs and their timeouts, by `topicId NUL partition`. */
+  private readonly handoverTimers = new Map<string, { h: Handover; startedMs: number; cancel: () => void }>();
+  /** Keys deleted (or being deleted) from the object store, newest last: a late commit of one is refused. */
+  private readonly collected = new Set<string>();
+  private cancelGcTimer: (() => void) | null = null;
+  private gcRun: Promise<void> | null = null;
+  private nextOrphanScanMs = 0;
+  private readonly deletedCounts = { garbage: 0, orphans: 0 };
+  private lastOrphanScan: { atMs: number; deleted: number; bytes: number } | null = null;
 
   private constructor(
     private readonly opts: ControllerOptions,
@@ -120,10 +202,34 @@ export class Controller {
     this.leases = new LeaseTable(opts.leaseMs);
     this.heartbeatMs = heartbeatMsFor(opts.leaseMs);
     this.published = { version: state.version, json: JSON.stringify(toWireView(state)) };
+    this.objectPrefix = opts.objectPrefix ?? OBJECT_PREFIX_DEFAULT;
+    this.graceMs = opts.objectGraceMs ?? ControllerLimits.objectGraceMsDefault;
+    this.orphanScanMs = opts.orphanScanIntervalMs ?? ControllerLimits.orphanScanIntervalMsDefault;
+    this.handoverTimeoutMs = opts.handoverTimeoutMs ?? ControllerLimits.handoverTimeoutMsDefault;
+  }
+
+  private static checkOptions(opts: ControllerOptions): void {
+    const l = ControllerLimits;
+    const grace = opts.objectGraceMs ?? l.objectGraceMsDefault;
+    if (!Number.isInteger(grace) || grace < l.objectGraceMsMin || grace > l.objectGraceMsMax) {
+      throw new ControllerConfigError(`the object grace period must be an integer in [${l.objectGraceMsMin}, ${l.objectGraceMsMax}] ms, got ${grace}`);
+    }
+    const handover = opts.handoverTimeoutMs ?? l.handoverTimeoutMsDefault;
+    if (!Number.isInteger(handover) || handover < l.handoverTimeoutMsMin || handover > l.handoverTimeoutMsMax) {
+      throw new ControllerConfigError(`the hand-over timeout must be an integer in [${l.handoverTimeoutMsMin}, ${l.handoverTimeoutMsMax}] ms, got ${handover}`);
+    }
+    const scan = opts.orphanScanIntervalMs ?? l.orphanScanIntervalMsDefault;
+    if (!Number.isInteger(scan) || scan < 0) throw new ControllerConfigError(`the orphan scan interval must be a non-negative integer of ms, got ${scan}`);
+    if (opts.objectPrefix !== undefined && opts.objectPrefix.length === 0) throw new ControllerConfigError('the object prefix must not be empty (orphan collection would own the whole bucket)');
+    if (opts.mode === 'shared-nothing' && (opts.objectStore || opts.walRecovery)) {
+      throw new ControllerConfigError('an object store and WAL nodes belong to shared-storage mode; a shared-nothing controller takes neither');
+    }
+    if (opts.walRecovery && !opts.objectStore) throw new ControllerConfigError('WAL recovery uploads what it recovers: it needs an object store');
   }
 
   static async open(opts: ControllerOptions): Promise<Controller> {
     assertControllerLimits(opts.leaseMs);
+    Controller.checkOptions(opts);
     const { log, recovered } = await MetadataLog.open({
       fs: opts.fs,
       dir: path.join(opts.dataDir, 'metadata'),
@@ -162,7 +268,13 @@ export class Controller {
     for (const b of state.brokers.values()) if (b.alive) c.leases.grant(b.id, b.incarnation, now, false);
     c.scheduleLeaseCheck();
     for (const id of state.pendingFailovers.keys()) c.startFailoverCompletion(id, now);
+    c.armHandovers();
     c.updateGauges();
+    c.updateObjectGauges();
+    if (opts.objectStore && state.mode === 'shared-storage') {
+      c.nextOrphanScanMs = now + c.orphanScanMs;
+      c.scheduleGc();
+    }
     return c;
   }
 
@@ -222,6 +334,7 @@ export class Controller {
     }
     const version = this.state.version;
     const json = changed ? JSON.stringify(toWireView(this.state)) : null;
+    if (changed) this.armHandovers();
     const payload = Buffer.from(JSON.stringify(records));
     const durable = this.log.append(payload);
     this.opts.metrics.logEntries.inc();
@@ -336,9 +449,13 @@ export class Controller {
   }
 
   /** Declares `id` dead and fails over what it held; resolves once that is committed. */
-  private async failBroker(id: number): Promise<void> {
-    const records = planBrokerDeath(this.state, id);
+  private async failBroker(id: number, opts: { uploaded?: boolean } = {}): Promise<void> {
+    const records = planBrokerDeath(this.state, id, opts);
     if (records.length === 0) return;
+    for (const h of handoversOf(this.state)) {
+      if (h.from === id) this.endHandover(h, 'owner_died');
+      else if (h.to === id) this.endHandover(h, 'target_died');
+    }
     const started = this.opts.clock.monotonic();
     const moved = records.filter((r) => r.type === 'partition-changed' && r.partition.leader >= 0).length;
     const offline = records.filter((r) => r.type === 'partition-changed' && r.partition.leader < 0).length;
@@ -361,16 +478,27 @@ export class Controller {
       .finally(() => this.runningFailovers.delete(id));
   }
 
-  /** shared-storage: awaits the hook (retrying), then gives the dead broker's partitions owners. */
+  /** Whether a failover of `id` is waiting for its WAL recovery (a new process for the id must wait too). */
+  private walRecoveryPending(id: number): boolean {
+    return this.state.mode === 'shared-storage' && this.opts.walRecovery !== undefined && this.state.pendingFailovers.has(id) && !this.state.uploadedFailovers.has(id);
+  }
+
+  /**
+   * shared-storage: recovers the WAL of dead broker `id` (and then awaits the hook),
+   * retrying until both succeed, then gives the dead broker's partitions owners.
+   */
   private async completeFailover(id: number, started: number): Promise<void> {
     const hook = this.opts.beforeReassign;
     for (;;) {
       if (this.closed || this.fatalError) return;
       const refs = this.state.pendingFailovers.get(id);
       if (!refs) return;
-      if (!hook) break;
+      const recoverWal = this.walRecoveryPending(id);
+      if (this.opts.walRecovery && !recoverWal) this.opts.metrics.walRecoveries.inc({ outcome: 'skipped' });
+      if (!hook && !recoverWal) break;
       try {
-        await hook({ deadBrokerId: id, partitions: refs });
+        if (recoverWal) await this.recoverWal(id);
+        if (hook) await hook({ deadBrokerId: id, partitions: refs });
         // The broker may have died again meanwhile, adding partitions: fence again for them.
         if (this.state.pendingFailovers.get(id) === refs) break;
       } catch (err) {
@@ -388,6 +516,51 @@ export class Controller {
     this.opts.logger.info({ broker: id, moved }, 'failover completed');
   }
 
+  /**
+   * Fences and recovers the WAL log of dead broker `id`: its WAL epoch is bumped durably
+   * first (so that the fencing epoch is never reused, even across a controller crash),
+   * then the recovery commits what the log holds for the partitions the broker owned, as
+   * that broker, while they are offline. Throws when it cannot finish (the caller retries).
+   */
+  private async recoverWal(id: number): Promise<void> {
+    const cfg = this.opts.walRecovery;
+    const store = this.opts.objectStore;
+    if (!cfg || !store) return;
+    const epoch = (this.state.walEpochs.get(id) ?? 0) + 1;
+    await this.commit([{ type: 'wal-epoch', brokerId: id, epoch }]);
+    const t0 = this.opts.clock.monotonic();
+    this.opts.logger.info({ broker: id, walEpoch: epoch }, 'recovering the WAL of a dead broker');
+    try {
+      const result = await cfg.recover({
+        walNodes: cfg.walNodes,
+        ...(cfg.ackQuorum !== undefined ? { ackQuorum: cfg.ackQuorum } : {}),
+        brokerId: id,
+        newEpoch: epoch,
+        objectStore: store,
+        keyPrefix: this.objectPrefix,
+        owned: (topic, partition) => this.ownedForRecovery(id, topic, partition),
+        commit: (req) => this.commitObjectAs(req, id),
+        logger: this.opts.logger.child({ walRecoveryOf: id }),
+      });
+      const seconds = (this.opts.clock.monotonic() - t0) / 1000;
+      this.opts.metrics.walRecoveries.inc({ outcome: 'completed' });
+      this.opts.metrics.walRecoverySeconds.observe(seconds);
+      this.opts.logger.info({ broker: id, walEpoch: epoch, sections: result.sections.length, nextEntryId: result.nextEntryId, seconds }, 'recovered the WAL of a dead broker');
+    } catch (err) {
+      this.opts.metrics.walRecoveries.inc({ outcome: 'failed' });
+      throw err;
+    }
+  }
+
+  /** A partition dead broker `id` owned and whose failover waits for its WAL recovery. */
+  private ownedForRecovery(id: number, topic: string, partition: number): OwnedPartition | null {
+    const t = this.state.topics.get(topic);
+    const p = t?.partitions[partition];
+    if (!t || !p || p.leader >= 0) return null;
+    if (this.state.pendingFailovers.get(id)?.some((r) => r.topicId === t.id && r.partition === partition) !== true) return null;
+    return { topicId: t.id, leaderEpoch: p.leaderEpoch, endOffset: partitionObjectsOf(this.state.objects, t.id, partition)?.endOffset ?? 0 };
+  }
+
   /** Offline partitions that can have a leader again get one (after a broker became eligible). */
   private async recoverOffline(): Promise<void> {
     const records = planOfflineRecovery(this.state);
@@ -398,7 +571,16 @@ export class Controller {
 
   // ---- broker-facing -------------------------------------------------------------
 
-  async register(req: RegisterRequest): Promise<{ version: number; leaseMs: number; heartbeatMs: number }> {
+  /**
+   * A broker (re)registers. In shared-storage mode the answer carries the WAL epoch of
+   * this incarnation: a new process (or one that was declared dead, whose log was fenced
+   * meanwhile) gets a bumped epoch; the same live process registering again (after a
+   * controller restart, or a lost answer) keeps its epoch. While the WAL of the id's
+   * previous process is being recovered, registration is refused with
+   * FAILOVER_IN_PROGRESS (503, retried by the broker): two fencings of one log at once
+   * would fence each other.
+   */
+  async register(req: RegisterRequest): Promise<{ version: number; leaseMs: number; heartbeatMs: number; walEpoch?: number }> {
     this.assertUsable();
     // A lease that ran out but has not been processed yet is processed first, so that a
     // restarted broker is treated as a restart rather than refused as a duplicate.
@@ -414,19 +596,28 @@ export class Controller {
     // grace of a controller restart): the old process is declared dead first, so that
     // what it held is fenced before it is given back (to this new process, see failover.ts).
     const oldDeath = kind === 'restart' && known?.alive === true ? this.failBroker(req.id) : Promise.resolve();
+    if (this.walRecoveryPending(req.id)) {
+      await oldDeath;
+      throw new ApiError('FAILOVER_IN_PROGRESS', `the WAL of broker ${req.id}'s previous process is being recovered; register again shortly`);
+    }
     const same = known?.alive === true && known.incarnation === req.incarnation && known.host === req.host && known.port === req.port && known.rack === req.rack;
+    const shared = this.state.mode === 'shared-storage';
+    const walEpoch = this.state.walEpochs.get(req.id);
+    const bump = shared && (walEpoch === undefined || known?.alive !== true || known.incarnation !== req.incarnation);
+    const epochRecords: MetadataRecord[] = bump ? [{ type: 'wal-epoch', brokerId: req.id, epoch: (walEpoch ?? 0) + 1 }] : [];
     this.leases.grant(req.id, req.incarnation, now);
     if (!this.cancelLeaseTimer) this.scheduleLeaseCheck();
     if (same) {
-      await this.log.barrier();
+      await this.commit(epochRecords);
     } else {
-      this.opts.logger.info({ broker: req.id, kind, host: req.host, port: req.port, rack: req.rack }, 'broker registered');
-      const registered = this.commit([{ type: 'broker-registered', broker: { id: req.id, incarnation: req.incarnation, host: req.host, port: req.port, rack: req.rack } }]);
+      this.opts.logger.info({ broker: req.id, kind, host: req.host, port: req.port, rack: req.rack, ...(bump ? { walEpoch: (walEpoch ?? 0) + 1 } : {}) }, 'broker registered');
+      const registered = this.commit([{ type: 'broker-registered', broker: { id: req.id, incarnation: req.incarnation, host: req.host, port: req.port, rack: req.rack } }, ...epochRecords]);
       await oldDeath;
       await registered;
       await this.recoverOffline();
     }
-    return { version: this.published.version, leaseMs: this.opts.leaseMs, heartbeatMs: this.heartbeatMs };
+    const epoch = this.state.walEpochs.get(req.id);
+    return { version: this.published.version, leaseMs: this.opts.leaseMs, heartbeatMs: this.heartbeatMs, ...(shared && epoch !== undefined ? { walEpoch: epoch } : {}) };
   }
 
   heartbeat(req: HeartbeatRequest): HeartbeatResponse {
@@ -436,14 +627,18 @@ export class Controller {
     return { registered: this.leases.renew(req.id, req.incarnation, this.opts.clock.monotonic()) === 'renewed', version };
   }
 
-  /** A broker stopping cleanly: declared dead now instead of after its lease. */
-  async shutdown(req: HeartbeatRequest): Promise<void> {
+  /**
+   * A broker stopping cleanly: declared dead now instead of after its lease. With
+   * `uploaded` (shared-storage) its WAL holds nothing and is not recovered.
+   */
+  async shutdown(req: ShutdownRequest): Promise<void> {
     this.assertUsable();
     const b = this.state.brokers.get(req.id);
     if (!b?.alive || b.incarnation !== req.incarnation) return;
     this.leases.revoke(req.id);
-    this.opts.logger.info({ broker: req.id }, 'broker shutting down');
-    await this.failBroker(req.id);
+    const uploaded = req.uploaded === true;
+    this.opts.logger.info({ broker: req.id, uploaded }, 'broker shutting down');
+    await this.failBroker(req.id, { uploaded });
   }
 
   async createTopics(topics: NewTopic[], validateOnly: boolean): Promise<{ results: TopicResult[]; version: number }> {
@@ -455,7 +650,12 @@ export class Controller {
   async deleteTopics(names: string[]): Promise<{ results: TopicResult[]; version: number }> {
     this.assertUsable();
     const { result, records } = planDeleteTopics(this.state, names);
-    return { results: result, version: await this.commit(records) };
+    // The deleted topics' objects start their grace period now (readers may still be at them).
+    const atMs = this.opts.clock.now();
+    const stamped = records.map((r): MetadataRecord => (r.type === 'topic-deleted' ? { ...r, atMs } : r));
+    const version = await this.commit(stamped);
+    if (stamped.length > 0) this.updateObjectGauges();
+    return { results: result, version };
   }
 
   async createPartitions(changes: { name: string; count: number }[], validateOnly: boolean): Promise<{ results: TopicResult[]; version: number }> {
@@ -486,6 +686,283 @@ export class Controller {
     this.assertUsable();
     const { result, records } = planAlterIsr(this.state, req);
     return { ...result, version: await this.commit(records) };
+  }
+
+  // ---- shared storage: the object index --------------------------------------------
+
+  private objectOptions(recoveryOf?: number): ObjectCommandOptions {
+    return {
+      keyPrefix: this.objectPrefix,
+      nowMs: this.opts.clock.now(),
+      collected: (key) => this.collected.has(key),
+      ...(recoveryOf !== undefined ? { recoveryOf } : {}),
+    };
+  }
+
+  private static outcomeOf(planned: Planned<SharedStorageResponse>): IndexOutcome {
+    switch (planned.result.errorCode) {
+      case Code.NONE:
+        return planned.records.length > 0 ? 'committed' : 'duplicate';
+      case Code.UNKNOWN_TOPIC_OR_PARTITION:
+        return 'unknown_partition';
+      case Code.NOT_LEADER_OR_FOLLOWER:
+        return 'not_owner';
+      case Code.FENCED_LEADER_EPOCH:
+        return 'fenced';
+      default:
+        return 'invalid';
+    }
+  }
+
+  /** Commits a planned index change (also when nothing changes, so that the answer follows durability). */
+  private async commitIndex(planned: Planned<SharedStorageResponse>): Promise<SharedStorageResponse> {
+    await this.commit(planned.records);
+    if (planned.records.length > 0) this.updateObjectGauges();
+    return planned.result;
+  }
+
+  /** A broker's uploaded object: its sections extend their partitions' indexes (object-commands.ts). */
+  async commitObject(req: CommitObjectRequest): Promise<SharedStorageResponse> {
+    this.assertUsable();
+    const planned = planCommitObject(this.state, req, this.objectOptions());
+    this.opts.metrics.objectCommits.inc({ outcome: Controller.outcomeOf(planned) });
+    return this.commitIndex(planned);
+  }
+
+  /** The WAL recovery's commits, as dead broker `recoveryOf`, for its offline partitions. */
+  private async commitObjectAs(req: CommitObjectRequest, recoveryOf: number): Promise<SharedStorageResponse> {
+    this.assertUsable();
+    const planned = planCommitObject(this.state, req, this.objectOptions(recoveryOf));
+    this.opts.metrics.objectCommits.inc({ outcome: Controller.outcomeOf(planned) });
+    if (planned.result.errorCode !== Code.NONE) this.opts.logger.warn({ broker: recoveryOf, key: req.key, errorCode: planned.result.errorCode, message: planned.result.errorMessage }, 'WAL recovery commit refused');
+    return this.commitIndex(planned);
+  }
+
+  /** Compaction: a new object replaces runs of whole ranges. */
+  async replaceObjects(req: ReplaceObjectsRequest): Promise<SharedStorageResponse> {
+    this.assertUsable();
+    const planned = planReplaceObjects(this.state, req, this.objectOptions());
+    this.opts.metrics.objectReplacements.inc({ outcome: Controller.outcomeOf(planned) });
+    return this.commitIndex(planned);
+  }
+
+  async advanceLogStart(req: AdvanceLogStartRequest): Promise<SharedStorageResponse> {
+    this.assertUsable();
+    return this.commitIndex(planAdvanceLogStart(this.state, req, this.opts.clock.now()));
+  }
+
+  /** Where a partition's data lives (durable state only). */
+  async partitionObjects(topic: string, partition: number): Promise<PartitionObjectsResponse> {
+    await this.readBarrier();
+    return describePartitionObjects(this.state, topic, partition);
+  }
+
+  partitionObjectsSummary(topic: string, partition: number): PartitionObjectsSummary | null {
+    const t = this.state.topics.get(topic);
+    if (!t?.partitions[partition]) return null;
+    const p = partitionObjectsOf(this.state.objects, t.id, partition);
+    let bytes = 0;
+    const keys = new Set<string>();
+    for (const r of p?.ranges ?? []) {
+      bytes += r.length;
+      keys.add(r.key);
+    }
+    return { logStartOffset: p?.logStartOffset ?? 0, endOffset: p?.endOffset ?? 0, objects: keys.size, ranges: p?.ranges.length ?? 0, bytes };
+  }
+
+  objectStats(): ObjectStats {
+    const idx = this.state.objects;
+    let partitionsWithData = 0;
+    for (const byIndex of idx.partitions.values()) for (const p of byIndex.values()) if (p.ranges.length > 0) partitionsWithData++;
+    let oldest: number | null = null;
+    for (const g of idx.garbage.values()) if (oldest === null || g.sinceMs < oldest) oldest = g.sinceMs;
+    return {
+      objectStore: this.opts.objectStore !== undefined,
+      prefix: this.objectPrefix,
+      graceMs: this.graceMs,
+      objects: idx.objects.size,
+      bytes: idx.bytes,
+      ranges: idx.ranges,
+      partitionsWithData,
+      garbagePending: { objects: idx.garbage.size, bytes: idx.garbageBytes, oldestSinceMs: oldest },
+      deleted: { ...this.deletedCounts },
+      lastOrphanScan: this.lastOrphanScan,
+    };
+  }
+
+  private updateObjectGauges(): void {
+    const m = this.opts.metrics;
+    const idx = this.state.objects;
+    m.objects.set(idx.objects.size);
+    m.objectBytes.set(idx.bytes);
+    m.garbageObjects.set(idx.garbage.size);
+    m.garbageBytes.set(idx.garbageBytes);
+  }
+
+  // ---- shared storage: garbage and orphan collection -------------------------------
+
+  /** Remembers a collected key (bounded, oldest forgotten first), so that a late commit of it is refused. */
+  private rememberCollected(key: string): void {
+    this.collected.add(key);
+    if (this.collected.size > ControllerLimits.deletedKeysRememberedMax) {
+      const oldest = this.collected.values().next();
+      if (oldest.done !== true) this.collected.delete(oldest.value);
+    }
+  }
+
+  private scheduleGc(): void {
+    if (this.closed) return;
+    const l = ControllerLimits;
+    const every = Math.max(l.garbageCheckMsMin, Math.min(l.garbageCheckMsMax, Math.floor(this.graceMs / 2)));
+    this.cancelGcTimer = this.opts.clock.setTimer(every, () => {
+      this.cancelGcTimer = null;
+      this.gcRun = this.collectOnce()
+        .catch((err: unknown) => this.opts.logger.error({ err }, 'object collection failed'))
+        .finally(() => {
+          this.gcRun = null;
+          this.scheduleGc();
+        });
+    });
+  }
+
+  /** One pass: due garbage is deleted, and the bucket is scanned for orphans when that is due. */
+  async collectOnce(): Promise<void> {
+    const store = this.opts.objectStore;
+    if (!store || this.closed || this.fatalError) return;
+    const due = garbageDue(this.state.objects, this.opts.clock.now(), this.graceMs, ControllerLimits.garbageKeysPerPassMax);
+    if (due.length > 0) {
+      for (const k of due) this.rememberCollected(k);
+      try {
+        await store.delete(due);
+      } catch (err) {
+        this.opts.metrics.objectCollectionFailures.inc({ reason: 'garbage' });
+        this.opts.logger.warn({ err, objects: due.length }, 'could not delete garbage objects; retrying at the next pass');
+        return;
+      }
+      // Deleting twice is harmless, so a crash before this record only repeats the delete.
+      await this.commit([{ type: 'objects-deleted', keys: due }]);
+      this.updateObjectGauges();
+      this.deletedCounts.garbage += due.length;
+      this.opts.metrics.objectsDeleted.inc({ reason: 'garbage' }, due.length);
+      this.opts.logger.info({ objects: due.length }, 'deleted unreferenced objects');
+    }
+    if (this.orphanScanMs > 0 && this.opts.clock.monotonic() >= this.nextOrphanScanMs) {
+      this.nextOrphanScanMs = this.opts.clock.monotonic() + this.orphanScanMs;
+      try {
+        await this.scanOrphans(store);
+      } catch (err) {
+        this.opts.metrics.objectCollectionFailures.inc({ reason: 'orphan' });
+        this.opts.logger.warn({ err }, 'orphan scan failed; retrying at the next scan');
+      }
+    }
+  }
+
+  /**
+   * Deletes objects under the prefix that the index does not know and that are older than
+   * the grace period (uploads never committed). Each key is checked against the index and
+   * marked collected in one synchronous step before its delete is sent, so a commit
+   * racing the scan either lands first (and the key is kept) or is refused.
+   */
+  private async scanOrphans(store: ObjectStore): Promise<void> {
+    const atMs = this.opts.clock.now();
+    const isReferenced = (key: string): boolean => knowsObject(this.state.objects, key) || this.collected.has(key);
+    let batch: string[] = [];
+    let deleted = 0;
+    let bytes = 0;
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      await store.delete(batch);
+      deleted += batch.length;
+      this.deletedCounts.orphans += batch.length;
+      this.opts.metrics.objectsDeleted.inc({ reason: 'orphan' }, batch.length);
+      batch = [];
+    };
+    for await (const info of findOrphans({ store, prefix: this.objectPrefix, isReferenced, graceMs: this.graceMs, nowMs: atMs })) {
+      if (this.closed) return;
+      if (isReferenced(info.key)) continue;
+      this.rememberCollected(info.key);
+      batch.push(info.key);
+      bytes += info.size;
+      if (batch.length >= 1000) await flush();
+    }
+    await flush();
+    this.lastOrphanScan = { atMs, deleted, bytes };
+    if (deleted > 0) this.opts.logger.info({ objects: deleted, bytes }, 'deleted orphaned objects (uploaded, never committed)');
+  }
+
+  // ---- shared storage: hand-over ---------------------------------------------------
+
+  private static handoverKey(h: { topicId: string; partition: number }): string {
+    return `${h.topicId}\u0000${h.partition}`;
+  }
+
+  /** Keeps one timeout per live hand-over: new ones start theirs, vanished ones are forgotten. */
+  private armHandovers(): void {
+    if (this.closed || this.state.mode !== 'shared-storage') return;
+    const live = new Set<string>();
+    for (const h of handoversOf(this.state)) {
+      const k = Controller.handoverKey(h);
+      live.add(k);
+      const cur = this.handoverTimers.get(k);
+      if (cur && cur.h.to === h.to && cur.h.from === h.from && cur.h.leaderEpoch === h.leaderEpoch) continue;
+      cur?.cancel();
+      this.opts.logger.info({ topic: h.topic, partition: h.partition, from: h.from, to: h.to, timeoutMs: this.handoverTimeoutMs }, 'hand-over started');
+      this.handoverTimers.set(k, { h, startedMs: this.opts.clock.monotonic(), cancel: this.opts.clock.setTimer(this.handoverTimeoutMs, () => this.expireHandover(h)) });
+    }
+    for (const [k, t] of this.handoverTimers) {
+      if (live.has(k)) continue;
+      // Gone without an outcome counted elsewhere: its topic was deleted.
+      t.cancel();
+      this.handoverTimers.delete(k);
+      this.opts.metrics.handovers.inc({ outcome: 'cancelled' });
+    }
+  }
+
+  /** Forgets a hand-over's timeout and counts how it ended. */
+  private endHandover(h: Handover, outcome: HandoverOutcome): void {
+    const k = Controller.handoverKey(h);
+    const t = this.handoverTimers.get(k);
+    if (t) {
+      t.cancel();
+      this.handoverTimers.delete(k);
+    }
+    this.opts.metrics.handovers.inc({ outcome });
+    const ms = t ? this.opts.clock.monotonic() - t.startedMs : null;
+    const fields = { topic: h.topic, partition: h.partition, from: h.from, to: h.to, outcome, ms };
+    if (outcome === 'completed') this.opts.logger.info(fields, 'hand-over completed');
+    else this.opts.logger.warn(fields, 'hand-over ended without completing');
+  }
+
+  private expireHandover(h: Handover): void {
+    const k = Controller.handoverKey(h);
+    if (this.handoverTimers.get(k)?.h !== h) return;
+    if (this.closed || this.fatalError) return;
+    const { result: expired, records } = planHandoverExpiry(this.state, h);
+    if (!expired) return;
+    this.endHandover(h, 'timed_out');
+    this.commit(records).catch((err: unknown) => this.opts.logger.error({ err, topic: h.topic, partition: h.partition }, 'could not abandon a hand-over'));
+  }
+
+  /** Hand-overs that a move cancels (back to the owner) or re-targets, before the move is committed. */
+  private countHandoverChanges(records: readonly MetadataRecord[]): void {
+    for (const r of records) {
+      if (r.type !== 'partition-changed') continue;
+      const t = this.state.topics.get(r.topic);
+      const old = t?.partitions[r.partition.index];
+      if (!t || !old || old.handoverTo === undefined || old.leader < 0 || r.partition.leader !== old.leader) continue;
+      if (r.partition.handoverTo === old.handoverTo) continue;
+      const h: Handover = { topic: t.name, topicId: t.id, partition: old.index, from: old.leader, to: old.handoverTo, leaderEpoch: old.leaderEpoch };
+      this.endHandover(h, r.partition.handoverTo === undefined ? 'cancelled' : 'retargeted');
+    }
+  }
+
+  /** The owner has committed everything and stopped: ownership moves to the hand-over's target. */
+  async release(req: ReleasePartitionRequest): Promise<ReleasePartitionResponse> {
+    this.assertUsable();
+    const { result, records } = planRelease(this.state, req);
+    if (result.handover) this.endHandover(result.handover, 'completed');
+    const version = await this.commit(records);
+    return { errorCode: result.errorCode, errorMessage: result.errorMessage, version };
   }
 
   // ---- admin ---------------------------------------------------------------------
@@ -540,6 +1017,9 @@ export class Controller {
       offlinePartitions: offline,
       underReplicatedPartitions: underReplicated,
       pendingFailovers: [...this.state.pendingFailovers.keys()],
+      ...(this.state.mode === 'shared-storage'
+        ? { handoversInProgress: handoversOf(this.state).length, objectStore: this.opts.objectStore !== undefined, walRecovery: this.opts.walRecovery !== undefined }
+        : {}),
     };
   }
 
@@ -581,7 +1061,9 @@ export class Controller {
         throw new ApiError('INVALID_REPLICAS', 'shared-storage partitions have one owner: give "owner" (or "replicas" with exactly one broker)');
       }
       check(owner, { mustBeEligible: owner !== p.leader });
-      next = withOwner(p, owner);
+      const t = this.state.topics.get(topic);
+      if (!t) throw new ApiError('UNKNOWN_TOPIC', `unknown topic ${topic}`);
+      next = moveOwner(this.state, t, p, owner);
     } else {
       const replicas = target.replicas;
       if (!replicas || target.owner !== undefined) throw new ApiError('INVALID_REPLICAS', 'shared-nothing partitions take a replica list: give "replicas"');
@@ -595,6 +1077,7 @@ export class Controller {
     }
     if (next !== p) {
       const records: MetadataRecord[] = [{ type: 'partition-changed', topic, partition: next }];
+      this.countHandoverChanges(records);
       await this.commit(records);
       this.countReassignments('admin', records);
       this.opts.logger.info({ topic, partition: index, leader: next.leader, replicas: next.replicas, leaderEpoch: next.leaderEpoch }, 'partition reassigned');
@@ -618,6 +1101,7 @@ export class Controller {
     const moves = planDrain({ brokerId: id, eligible, zones: this.zones(), partitions: unitsOf(this.state) });
     if (!moves) throw new ApiError('NO_ELIGIBLE_BROKER', `no other live, non-draining broker can take what broker ${id} holds`);
     const records: MetadataRecord[] = [...(b.draining ? [] : [{ type: 'broker-draining' as const, id, draining: true }]), ...planMoves(this.state, moves)];
+    this.countHandoverChanges(records);
     await this.commit(records);
     this.countReassignments('drain', records);
     this.opts.logger.info({ broker: id, moves: moves.length }, 'broker drained');
@@ -658,6 +1142,7 @@ export class Controller {
     const moves = planRebalance({ eligible, zones: this.zones(), partitions: unitsOf(this.state) });
     if (!dryRun && moves.length > 0) {
       const records = planMoves(this.state, moves);
+      this.countHandoverChanges(records);
       await this.commit(records);
       this.countReassignments('rebalance', records);
       this.opts.logger.info({ moves: moves.length }, 'rebalanced');
@@ -671,6 +1156,10 @@ export class Controller {
     if (this.closed) return;
     this.closed = true;
     this.cancelLeaseTimer?.();
+    this.cancelGcTimer?.();
+    for (const t of this.handoverTimers.values()) t.cancel();
+    this.handoverTimers.clear();
+    await this.gcRun?.catch(() => undefined);
     for (const w of this.waiters) {
       w.cancelTimer();
       w.resolve({ changed: false, version: this.published.version });

@@ -13,6 +13,12 @@
  *    that topic first). Offline partitions without a pending failover are given owners
  *    the same way whenever a broker becomes eligible, so that a cluster restarted as a
  *    whole gets its old placement back rather than everything on the first broker up.
+ *  - shared-storage hand-over: moving a partition whose owner is alive (admin, drain,
+ *    rebalance) only names the target (`handoverTo`); the owner uploads what it holds and
+ *    releases the partition (handover.ts), and only then does ownership move. Planning
+ *    counts a partition as its target's. If the owner dies meanwhile the target is kept
+ *    as the preferred next owner of its failover; if the target dies, the hand-over is
+ *    dropped and the owner keeps the partition.
  *  - shared-nothing: a dead broker leaves every ISR it is in, except as the last member
  *    (Kafka keeps the last ISR member so that it can return as leader). The leader is the
  *    first live replica, in replica order, that is in the ISR; with
@@ -74,9 +80,34 @@ export function withReplicas(p: PartitionState, replicas: number[], live: Readon
   return withAssignment(p, { leader, replicas, isr });
 }
 
-/** shared-storage: the partition owned by `owner`. */
+/** shared-storage: the partition owned by `owner` (an ownership change ends any hand-over). */
 export function withOwner(p: PartitionState, owner: number): PartitionState {
   return withAssignment(p, { leader: owner, replicas: [owner], isr: [owner] });
+}
+
+/** shared-storage: the partition with a hand-over to `to` (undefined: none). Not an ownership change. */
+export function withHandover(p: PartitionState, to: number | undefined): PartitionState {
+  if (p.handoverTo === to) return p;
+  const { handoverTo: _old, ...rest } = p;
+  return to === undefined ? rest : { ...rest, handoverTo: to };
+}
+
+function pendingFailoverOf(state: MetadataState, topicId: string, partition: number): boolean {
+  for (const refs of state.pendingFailovers.values()) if (refs.some((r) => r.topicId === topicId && r.partition === partition)) return true;
+  return false;
+}
+
+/**
+ * shared-storage: a move of partition `p` of topic `t` to `to`. A live owner hands the
+ * partition over (or keeps it, when `to` is the owner itself: any hand-over is
+ * cancelled); an offline partition waiting for its dead owner's WAL recovery keeps `to`
+ * as the owner it gets afterwards; any other offline partition is assigned at once
+ * (there are no writes in flight to lose).
+ */
+export function moveOwner(state: MetadataState, t: TopicState, p: PartitionState, to: number): PartitionState {
+  if (p.leader >= 0) return withHandover(p, to === p.leader ? undefined : to);
+  if (pendingFailoverOf(state, t.id, p.index)) return withHandover(p, to);
+  return withOwner(p, to);
 }
 
 export function uncleanAllowed(topic: TopicState): boolean {
@@ -94,7 +125,9 @@ export function unitsOf(state: MetadataState): PartitionUnits[] {
   const out: PartitionUnits[] = [];
   for (const t of state.topics.values()) {
     for (const p of t.partitions) {
-      const holders = state.mode === 'shared-storage' ? (p.leader >= 0 ? [p.leader] : []) : p.replicas;
+      // A partition being handed over counts as its target's: that is where it is going.
+      const owner = p.handoverTo ?? p.leader;
+      const holders = state.mode === 'shared-storage' ? (owner >= 0 ? [owner] : []) : p.replicas;
       out.push({ topic: t.name, partition: p.index, holders });
     }
   }
@@ -105,33 +138,46 @@ function placementBrokers(state: MetadataState): PlacementBroker[] {
   return eligibleBrokers(state).map((b) => ({ id: b.id, rack: b.rack }));
 }
 
-/** shared-storage: the owner for an offline partition: its last owner if eligible, else the least loaded. */
+/**
+ * shared-storage: the owner for an offline partition: the target of its interrupted
+ * hand-over if eligible, else its last owner if eligible, else the least loaded.
+ */
 function ownerFor(p: PartitionState, topic: string, brokers: readonly PlacementBroker[], tally: Tally): PlacementBroker | undefined {
   const last = p.replicas[0];
-  return brokers.find((b) => b.id === last) ?? pickBroker({ topic, candidates: brokers, tally });
+  return brokers.find((b) => b.id === p.handoverTo) ?? brokers.find((b) => b.id === last) ?? pickBroker({ topic, candidates: brokers, tally });
 }
 
 /**
  * A broker died (its lease ran out, or it shut down): the records that declare it dead
  * and take away what it led. In shared-storage mode its partitions go offline and a
- * pending failover is recorded; `planFailoverCompletion` finishes it.
+ * pending failover is recorded; `planFailoverCompletion` finishes it. `uploaded`: the
+ * broker shut down cleanly with nothing left in its WAL, so the failover needs no WAL
+ * recovery (unless an earlier failover of the same broker is still pending).
  */
-export function planBrokerDeath(state: MetadataState, deadId: number): MetadataRecord[] {
+export function planBrokerDeath(state: MetadataState, deadId: number, opts: { uploaded?: boolean } = {}): MetadataRecord[] {
   const dead = state.brokers.get(deadId);
   if (!dead?.alive) return [];
   const records: MetadataRecord[] = [{ type: 'broker-dead', id: deadId }];
   if (state.mode === 'shared-storage') {
     // A broker that died again before its previous failover finished: keep those too.
-    const refs: PartitionRef[] = [...(state.pendingFailovers.get(deadId) ?? [])];
+    const earlier = state.pendingFailovers.get(deadId);
+    const refs: PartitionRef[] = [...(earlier ?? [])];
     for (const t of state.topics.values()) {
       for (const p of t.partitions) {
-        if (p.leader !== deadId) continue;
-        records.push({ type: 'partition-changed', topic: t.name, partition: withAssignment(p, { leader: -1, replicas: p.replicas, isr: p.isr }) });
-        refs.push({ topic: t.name, topicId: t.id, partition: p.index });
+        if (p.leader === deadId) {
+          // The target of an interrupted hand-over stays named: it is the preferred next owner.
+          const offline = withAssignment(p, { leader: -1, replicas: p.replicas, isr: p.isr });
+          records.push({ type: 'partition-changed', topic: t.name, partition: withHandover(offline, p.handoverTo === deadId ? undefined : p.handoverTo) });
+          refs.push({ topic: t.name, topicId: t.id, partition: p.index });
+        } else if (p.handoverTo === deadId) {
+          // The target died: the owner keeps the partition and takes writes again.
+          records.push({ type: 'partition-changed', topic: t.name, partition: withHandover(p, undefined) });
+        }
       }
     }
     // Recorded even when empty, so that the hook fences the dead broker's WAL log in all cases.
-    records.push({ type: 'failover-pending', brokerId: deadId, partitions: refs });
+    const uploaded = opts.uploaded === true && earlier === undefined;
+    records.push({ type: 'failover-pending', brokerId: deadId, partitions: refs, ...(uploaded ? { uploaded: true } : {}) });
     return records;
   }
   const live = liveSet(state, deadId);
@@ -206,7 +252,10 @@ export function planOfflineRecovery(state: MetadataState): MetadataRecord[] {
   return records;
 }
 
-/** The records that carry out unit moves (from a drain, a rebalance or an admin). */
+/**
+ * The records that carry out unit moves (from a drain, a rebalance or an admin); in
+ * shared-storage mode a move of a live owner's partition is a hand-over (see moveOwner).
+ */
 export function planMoves(state: MetadataState, moves: readonly { topic: string; partition: number; from: number; to: number }[]): MetadataRecord[] {
   const live = liveSet(state);
   const next = new Map<string, { topic: string; p: PartitionState }>();
@@ -214,9 +263,11 @@ export function planMoves(state: MetadataState, moves: readonly { topic: string;
     const k = `${m.topic}\u0000${m.partition}`;
     const p = next.get(k)?.p ?? state.topics.get(m.topic)?.partitions[m.partition];
     if (!p) continue;
+    const t = state.topics.get(m.topic);
+    if (!t) continue;
     const moved =
       state.mode === 'shared-storage'
-        ? withOwner(p, m.to)
+        ? moveOwner(state, t, p, m.to)
         : withReplicas(
             p,
             p.replicas.map((r) => (r === m.from ? m.to : r)),

@@ -11,6 +11,13 @@ const secondsBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 const fsyncBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 export type ReassignReason = 'failover' | 'admin' | 'drain' | 'rebalance' | 'recovery';
+/** How a commit, compaction or log-start request ended (one per Kafka code the planners answer). */
+export type IndexOutcome = 'committed' | 'duplicate' | 'unknown_partition' | 'not_owner' | 'fenced' | 'invalid';
+export type HandoverOutcome = 'completed' | 'timed_out' | 'owner_died' | 'target_died' | 'cancelled' | 'retargeted';
+export type WalRecoveryOutcome = 'completed' | 'failed' | 'skipped';
+
+/** A WAL recovery reads, uploads and commits a log tail: from milliseconds to a minute. */
+const recoveryBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 export class ControllerMetrics {
   readonly brokersAlive: Gauge;
@@ -31,6 +38,17 @@ export class ControllerMetrics {
   readonly logCommits: Counter;
   readonly logFsyncSeconds: Histogram;
   readonly longPolls: Gauge;
+  readonly objects: Gauge;
+  readonly objectBytes: Gauge;
+  readonly garbageObjects: Gauge;
+  readonly garbageBytes: Gauge;
+  readonly objectCommits: Counter<'outcome'>;
+  readonly objectReplacements: Counter<'outcome'>;
+  readonly objectsDeleted: Counter<'reason'>;
+  readonly objectCollectionFailures: Counter<'reason'>;
+  readonly handovers: Counter<'outcome'>;
+  readonly walRecoveries: Counter<'outcome'>;
+  readonly walRecoverySeconds: Histogram;
 
   constructor(readonly registry: Registry) {
     const registers = [registry];
@@ -52,5 +70,26 @@ export class ControllerMetrics {
     this.logCommits = new Counter({ name: 'floe_controller_metadata_log_commits_total', help: 'Group commits (one fdatasync each) of the metadata log', registers });
     this.logFsyncSeconds = new Histogram({ name: 'floe_controller_metadata_log_fsync_duration_seconds', help: 'fdatasync latency of one group commit', buckets: fsyncBuckets, registers });
     this.longPolls = new Gauge({ name: 'floe_controller_metadata_long_polls', help: 'Broker metadata long-polls held open', registers });
+    this.objects = new Gauge({ name: 'floe_controller_objects', help: 'Objects the object index refers to (shared-storage)', registers });
+    this.objectBytes = new Gauge({ name: 'floe_controller_object_bytes', help: 'Bytes of the objects the object index refers to', registers });
+    this.garbageObjects = new Gauge({ name: 'floe_controller_garbage_objects', help: 'Unreferenced objects waiting out the grace period before deletion', registers });
+    this.garbageBytes = new Gauge({ name: 'floe_controller_garbage_bytes', help: 'Bytes of the unreferenced objects waiting for deletion', registers });
+    this.objectCommits = new Counter({
+      name: 'floe_controller_object_commits_total',
+      help: 'Object commits (brokers and WAL recoveries), by outcome (committed, duplicate: a retried commit already applied, unknown_partition, not_owner, fenced, invalid)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.objectReplacements = new Counter({ name: 'floe_controller_object_replacements_total', help: 'Compactions (objects replacing ranges), by outcome as for commits', labelNames: ['outcome'], registers });
+    this.objectsDeleted = new Counter({ name: 'floe_controller_objects_deleted_total', help: 'Objects deleted from the object store, by reason (garbage: unreferenced past the grace period; orphan: never committed)', labelNames: ['reason'], registers });
+    this.objectCollectionFailures = new Counter({ name: 'floe_controller_object_collection_failures_total', help: 'Garbage deletions or orphan scans that failed (retried at the next pass)', labelNames: ['reason'], registers });
+    this.handovers = new Counter({
+      name: 'floe_controller_handovers_total',
+      help: 'Partition hand-overs between live brokers, by outcome (completed, timed_out: abandoned, owner_died, target_died, cancelled: moved back to the owner, retargeted)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.walRecoveries = new Counter({ name: 'floe_controller_wal_recoveries_total', help: 'WAL recoveries of dead brokers, by outcome (completed, failed: retried, skipped: a clean shutdown with nothing left in its WAL)', labelNames: ['outcome'], registers });
+    this.walRecoverySeconds = new Histogram({ name: 'floe_controller_wal_recovery_duration_seconds', help: 'One WAL recovery of a dead broker: fence, read, upload, commit', buckets: recoveryBuckets, registers });
   }
 }

@@ -1,8 +1,13 @@
 /**
  * The admin API (/v1): cluster overview, brokers, topics and their configs, partitions
  * with owner and epoch, reassignment of one partition, drain / undrain / remove of a
- * broker, rebalance, and the metadata version. Every refusal is a 4xx with
+ * broker, rebalance, and the metadata version; in shared-storage mode also each
+ * partition's object index summary and the object statistics. Every refusal is a 4xx with
  * `{ "error": { "code", "message" } }` and changes nothing.
+ *
+ * In shared-storage mode a move of a partition whose owner is alive (reassign, drain,
+ * rebalance) is a hand-over: the answer shows the partition with `handoverTo` set, and
+ * ownership moves once the owner has committed what it holds and released it.
  */
 import type { TopicResult } from '../../src/metadata/cluster-view.ts';
 import { MetadataErrorCode as Code } from '../../src/metadata/controller-api.ts';
@@ -25,6 +30,19 @@ export const partitionSchema: JsonSchema = {
     replicas: brokerIds,
     isr: brokerIds,
     offline: { type: 'boolean' },
+    handoverTo: { type: 'integer', description: 'shared-storage: the broker the partition is being handed to (absent when none)' },
+  },
+};
+
+const objectsSummarySchema: JsonSchema = {
+  type: 'object',
+  description: 'shared-storage: the partition\'s object index',
+  properties: {
+    logStartOffset: { type: 'integer' },
+    endOffset: { type: 'integer', description: 'the end of the last committed range' },
+    objects: { type: 'integer', description: 'distinct objects holding the partition\'s ranges' },
+    ranges: { type: 'integer' },
+    bytes: { type: 'integer', description: 'bytes of the partition\'s sections' },
   },
 };
 
@@ -69,7 +87,16 @@ const partitionParams: JsonSchema = {
 const brokerParams: JsonSchema = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: NON_NEGATIVE_INT } } };
 
 export function describePartition(p: PartitionState): Record<string, unknown> {
-  return { partition: p.index, leader: p.leader, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, replicas: p.replicas, isr: p.isr, offline: p.leader < 0 };
+  return {
+    partition: p.index,
+    leader: p.leader,
+    leaderEpoch: p.leaderEpoch,
+    partitionEpoch: p.partitionEpoch,
+    replicas: p.replicas,
+    isr: p.isr,
+    offline: p.leader < 0,
+    ...(p.handoverTo !== undefined ? { handoverTo: p.handoverTo } : {}),
+  };
 }
 
 function describeTopic(t: TopicState): Record<string, unknown> {
@@ -131,7 +158,10 @@ export function adminRoutes(controller: Controller): RouteSpec[] {
               partitions: { type: 'integer' },
               offlinePartitions: { type: 'integer' },
               underReplicatedPartitions: { type: 'integer' },
-              pendingFailovers: { ...brokerIds, description: 'dead brokers whose partitions wait for the beforeReassign hook' },
+              pendingFailovers: { ...brokerIds, description: 'dead brokers whose partitions wait for their WAL recovery (or the beforeReassign hook)' },
+              handoversInProgress: { type: 'integer', description: 'shared-storage: partitions being handed over' },
+              objectStore: { type: 'boolean', description: 'shared-storage: whether an object store is configured (garbage collection)' },
+              walRecovery: { type: 'boolean', description: 'shared-storage: whether WAL nodes are configured (a dead broker\'s WAL is recovered before its partitions move)' },
             },
           },
         },
@@ -191,7 +221,7 @@ export function adminRoutes(controller: Controller): RouteSpec[] {
       method: 'POST',
       url: '/v1/brokers/:id/drain',
       operationId: 'drainBroker',
-      summary: 'Mark a broker draining (it gets nothing new) and move everything it owns or replicates to other brokers',
+      summary: 'Mark a broker draining (it gets nothing new) and move everything it owns or replicates to other brokers (shared-storage: by hand-over)',
       tag: 'brokers',
       params: brokerParams,
       responses: {
@@ -234,7 +264,7 @@ export function adminRoutes(controller: Controller): RouteSpec[] {
       method: 'POST',
       url: '/v1/rebalance',
       operationId: 'rebalance',
-      summary: 'Even out partitions over live, non-draining brokers (per topic first, then over the cluster); brokers added at runtime get their share this way',
+      summary: 'Even out partitions over live, non-draining brokers (per topic first, then over the cluster); brokers added at runtime get their share this way (shared-storage: by hand-over)',
       tag: 'operations',
       body: { type: 'object', additionalProperties: false, properties: { dryRun: { type: 'boolean', description: 'plan only' } } },
       bodyOptional: true,
@@ -444,10 +474,10 @@ export function adminRoutes(controller: Controller): RouteSpec[] {
       method: 'GET',
       url: '/v1/topics/:name/partitions/:partition',
       operationId: 'getPartition',
-      summary: 'One partition',
+      summary: 'One partition; in shared-storage mode with its object index summary',
       tag: 'partitions',
       params: partitionParams,
-      responses: { 200: { description: 'the partition', schema: partitionSchema } },
+      responses: { 200: { description: 'the partition', schema: { ...partitionSchema, properties: { ...(partitionSchema['properties'] as object), objects: objectsSummarySchema } } } },
       handler: async (req) => {
         await controller.readBarrier();
         const params = paramsOf(req);
@@ -455,14 +485,16 @@ export function adminRoutes(controller: Controller): RouteSpec[] {
         const index = intParam(params['partition'], 'partition');
         const p = t.partitions[index];
         if (!p) throw new ApiError('UNKNOWN_PARTITION', `topic ${t.name} has ${t.partitions.length} partitions; there is no partition ${index}`);
-        return describePartition(p);
+        const objects = controller.mode === 'shared-storage' ? controller.partitionObjectsSummary(t.name, index) : null;
+        return { ...describePartition(p), ...(objects ? { objects } : {}) };
       },
     },
     {
       method: 'POST',
       url: '/v1/topics/:name/partitions/:partition/reassign',
       operationId: 'reassignPartition',
-      summary: 'Move one partition: shared-storage takes {"owner": id}; shared-nothing takes {"replicas": [ids]}. Bumps the leader epoch when the leader changes',
+      summary:
+        'Move one partition: shared-storage takes {"owner": id} and starts a hand-over (the answer shows handoverTo; ownership moves, with the epoch bumped, once the owner has committed what it holds and released it; abandoned after the hand-over timeout); shared-nothing takes {"replicas": [ids]}. Bumps the leader epoch when the leader changes',
       tag: 'partitions',
       params: partitionParams,
       body: {
@@ -477,6 +509,40 @@ export function adminRoutes(controller: Controller): RouteSpec[] {
         const body = req.body as { owner?: number; replicas?: number[] };
         const p = await controller.reassign(params['name'] ?? '', intParam(params['partition'], 'partition'), body);
         return describePartition(p);
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/objects/stats',
+      operationId: 'getObjectStats',
+      summary: 'shared-storage: objects the index refers to and their bytes, garbage awaiting deletion, objects deleted since start, the last orphan scan',
+      tag: 'objects',
+      responses: {
+        200: {
+          description: 'the statistics',
+          schema: {
+            type: 'object',
+            properties: {
+              objectStore: { type: 'boolean', description: 'whether the controller has an object store (without one nothing is deleted)' },
+              prefix: { type: 'string', description: 'only keys under it are committed and collected' },
+              graceMs: { type: 'integer', description: 'how long an unreferenced or uncommitted object is kept' },
+              objects: { type: 'integer', description: 'objects at least one partition refers to' },
+              bytes: { type: 'integer', description: 'bytes of those objects' },
+              ranges: { type: 'integer', description: 'ranges in all partitions\' indexes' },
+              partitionsWithData: { type: 'integer' },
+              garbagePending: {
+                type: 'object',
+                properties: { objects: { type: 'integer' }, bytes: { type: 'integer' }, oldestSinceMs: { type: ['integer', 'null'], description: 'when the oldest lost its last reference (ms since the epoch)' } },
+              },
+              deleted: { type: 'object', description: 'since this controller process started', properties: { garbage: { type: 'integer' }, orphans: { type: 'integer' } } },
+              lastOrphanScan: { type: ['object', 'null'], properties: { atMs: { type: 'integer' }, deleted: { type: 'integer' }, bytes: { type: 'integer' } } },
+            },
+          },
+        },
+      },
+      handler: async () => {
+        await controller.readBarrier();
+        return controller.objectStats();
       },
     },
     {

@@ -3,9 +3,17 @@
  * registration, heartbeats, controlled shutdown, the metadata long-poll, and the
  * forwarded topic operations, answered with Kafka codes per topic (not HTTP errors), the
  * way a Kafka controller answers a broker. Bodies and paths: src/metadata/controller-api.ts.
+ * The shared-storage routes (object index, hand-over release) answer HTTP 200 with a Kafka
+ * errorCode in the body too.
  */
 import {
   InternalPaths,
+  SharedStoragePaths,
+  type AdvanceLogStartRequest,
+  type CommitObjectRequest,
+  type PartitionObjectsRequest,
+  type ReleasePartitionRequest,
+  type ShutdownRequest,
   type AlterConfigRequest,
   type AlterIsrRequest,
   type CreatePartitionsRequest,
@@ -28,6 +36,30 @@ const topicResult: JsonSchema = obj(['name', 'errorCode', 'errorMessage'], { nam
 const topicResults: JsonSchema = { type: 'object', properties: { results: { type: 'array', items: topicResult }, version: int } };
 const wireView: JsonSchema = { type: 'object', description: 'WireView of src/metadata/controller-api.ts' };
 const identity = obj(['id', 'incarnation'], { id: nonNegative, incarnation: { type: 'string', minLength: 1, maxLength: 200 } });
+const offset: JsonSchema = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER };
+const storageAnswer = (codes: string): Record<number, { description: string; schema: JsonSchema }> => ({
+  200: { description: `errorCode 0 or the Kafka error (${codes})`, schema: { type: 'object', properties: { errorCode: int, errorMessage: { type: ['string', 'null'] } } } },
+});
+const objectBody = obj(['brokerId', 'key', 'size', 'sections'], {
+  brokerId: nonNegative,
+  key: { type: 'string', minLength: 1, maxLength: ControllerLimits.objectKeyBytesMax },
+  size: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+  sections: {
+    type: 'array',
+    minItems: 1,
+    maxItems: ControllerLimits.objectSectionsPerCommitMax,
+    items: obj(['topic', 'topicId', 'partition', 'startOffset', 'endOffset', 'position', 'length', 'leaderEpoch'], {
+      topic: str,
+      topicId: str,
+      partition: nonNegative,
+      startOffset: offset,
+      endOffset: offset,
+      position: offset,
+      length: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+      leaderEpoch: int,
+    }),
+  },
+});
 
 export function internalRoutes(controller: Controller): RouteSpec[] {
   return [
@@ -44,10 +76,16 @@ export function internalRoutes(controller: Controller): RouteSpec[] {
         port: { type: 'integer', minimum: 0, maximum: 65535 },
         rack: { type: ['string', 'null'] },
       }),
-      responses: { 200: { description: 'registered', schema: { type: 'object', properties: { view: wireView, leaseMs: int, heartbeatMs: int } } } },
+      responses: {
+        200: {
+          description: 'registered',
+          schema: { type: 'object', properties: { view: wireView, leaseMs: int, heartbeatMs: int, walEpoch: { type: 'integer', description: 'shared-storage: the epoch this incarnation recovers and writes its WAL log at' } } },
+        },
+      },
       handler: async (req, reply) => {
         const r = await controller.register(req.body as RegisterRequest);
-        await reply.type('application/json').send(`{"leaseMs":${r.leaseMs},"heartbeatMs":${r.heartbeatMs},"view":${controller.view.json}}`);
+        const walEpoch = r.walEpoch === undefined ? '' : `"walEpoch":${r.walEpoch},`;
+        await reply.type('application/json').send(`{"leaseMs":${r.leaseMs},"heartbeatMs":${r.heartbeatMs},${walEpoch}"view":${controller.view.json}}`);
         return reply;
       },
     },
@@ -67,10 +105,14 @@ export function internalRoutes(controller: Controller): RouteSpec[] {
       operationId: 'shutdownBroker',
       summary: 'Controlled shutdown: the broker is declared dead now and its partitions fail over',
       tag: 'internal',
-      body: identity,
+      body: obj(['id', 'incarnation'], {
+        id: nonNegative,
+        incarnation: { type: 'string', minLength: 1, maxLength: 200 },
+        uploaded: { type: 'boolean', description: 'shared-storage: nothing is left in the broker\'s WAL, so it is not recovered (default false)' },
+      }),
       responses: { 200: { description: 'done', schema: { type: 'object', properties: { version: int } } } },
       handler: async (req) => {
-        await controller.shutdown(req.body as HeartbeatRequest);
+        await controller.shutdown(req.body as ShutdownRequest);
         return { version: controller.view.version };
       },
     },
@@ -198,6 +240,80 @@ export function internalRoutes(controller: Controller): RouteSpec[] {
         },
       },
       handler: (req) => controller.alterIsr(req.body as AlterIsrRequest),
+    },
+    {
+      method: 'POST',
+      url: SharedStoragePaths.commitObject,
+      operationId: 'commitObject',
+      summary: 'shared-storage: the owner commits an uploaded object; each section extends its partition\'s index from its end offset, all or nothing',
+      tag: 'internal',
+      body: objectBody,
+      responses: storageAnswer('3 unknown partition, 6 not the owner, 74 stale leader epoch, 42 not contiguous or a reused key'),
+      handler: (req) => controller.commitObject(req.body as CommitObjectRequest),
+    },
+    {
+      method: 'POST',
+      url: SharedStoragePaths.replaceObjects,
+      operationId: 'replaceObjects',
+      summary: 'shared-storage: compaction; each section replaces the run of whole ranges of its partition that it covers exactly; the replaced objects become garbage',
+      tag: 'internal',
+      body: objectBody,
+      responses: storageAnswer('3, 6, 74, 42 not a run of whole ranges'),
+      handler: (req) => controller.replaceObjects(req.body as CommitObjectRequest),
+    },
+    {
+      method: 'POST',
+      url: SharedStoragePaths.partitionObjects,
+      operationId: 'partitionObjects',
+      summary: 'shared-storage: a partition\'s object index (log start, end offset, ranges) and its leader epoch',
+      tag: 'internal',
+      body: obj(['topic', 'partition'], { topic: str, partition: nonNegative }),
+      responses: {
+        200: {
+          description: 'errorCode 0, or 3 for an unknown partition',
+          schema: {
+            type: 'object',
+            properties: {
+              errorCode: int,
+              errorMessage: { type: ['string', 'null'] },
+              topicId: str,
+              leaderEpoch: int,
+              logStartOffset: int,
+              endOffset: int,
+              objects: { type: 'array', items: { type: 'object', description: 'ObjectRange of src/metadata/controller-api.ts' } },
+            },
+          },
+        },
+      },
+      handler: (req) => {
+        const body = req.body as PartitionObjectsRequest;
+        return controller.partitionObjects(body.topic, body.partition);
+      },
+    },
+    {
+      method: 'POST',
+      url: SharedStoragePaths.advanceLogStart,
+      operationId: 'advanceLogStart',
+      summary: 'shared-storage: retention or DeleteRecords moves a partition\'s log start forward; ranges wholly below it are dropped',
+      tag: 'internal',
+      body: obj(['brokerId', 'topic', 'partition', 'leaderEpoch', 'logStartOffset'], { brokerId: nonNegative, topic: str, partition: nonNegative, leaderEpoch: int, logStartOffset: offset }),
+      responses: storageAnswer('3, 6, 74, 42 beyond the end offset'),
+      handler: (req) => controller.advanceLogStart(req.body as AdvanceLogStartRequest),
+    },
+    {
+      method: 'POST',
+      url: SharedStoragePaths.release,
+      operationId: 'releasePartition',
+      summary: 'shared-storage: the owner completes a hand-over (it committed everything up to endOffset and stopped); ownership moves to handoverTo with the epoch bumped',
+      tag: 'internal',
+      body: obj(['brokerId', 'topic', 'partition', 'leaderEpoch', 'endOffset'], { brokerId: nonNegative, topic: str, partition: nonNegative, leaderEpoch: int, endOffset: offset }),
+      responses: {
+        200: {
+          description: 'errorCode 0 or the Kafka error (3, 6, 74, 42 no hand-over in progress or endOffset not the index end), and the metadata version after it',
+          schema: { type: 'object', properties: { errorCode: int, errorMessage: { type: ['string', 'null'] }, version: int } },
+        },
+      },
+      handler: (req) => controller.release(req.body as ReleasePartitionRequest),
     },
   ];
 }

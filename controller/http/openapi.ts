@@ -54,6 +54,7 @@ export function openApiDocument(routes: readonly RouteSpec[], info: { version: s
       { name: 'brokers', description: 'registered brokers, drain and removal' },
       { name: 'topics', description: 'topics and their configs' },
       { name: 'partitions', description: 'partitions with owner/leader and epochs, reassignment' },
+      { name: 'objects', description: 'shared-storage: the object index and the collection of unreferenced objects' },
       { name: 'operations', description: 'rebalance, metrics, this document' },
       { name: 'internal', description: 'spoken by brokers (src/metadata/controller-store.ts), not by operators' },
     ],

@@ -19,7 +19,7 @@ export interface RouteSpec {
   url: string;
   operationId: string;
   summary: string;
-  tag: 'cluster' | 'brokers' | 'topics' | 'partitions' | 'internal' | 'operations';
+  tag: 'cluster' | 'brokers' | 'topics' | 'partitions' | 'objects' | 'internal' | 'operations';
   params?: JsonSchema;
   querystring?: JsonSchema;
   /** Validated by fastify; a route with an optional body validates it itself and sets `bodyOptional`. */

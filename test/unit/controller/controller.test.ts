@@ -78,6 +78,17 @@ async function threeBrokersAndTopic(h: Harness, partitions = 12): Promise<void> 
   expect(results[0]?.errorCode).toBe(0);
 }
 
+/** Plays the owners' part of every hand-over under way: each owner releases at its index end. */
+async function releaseAll(h: Harness): Promise<number> {
+  const under = [...h.controller.metadata.topics.values()].flatMap((t) => t.partitions.filter((p) => p.handoverTo !== undefined && p.leader >= 0).map((p) => ({ topic: t.name, p })));
+  for (const { topic, p } of under) {
+    const { endOffset } = await h.controller.partitionObjects(topic, p.index);
+    const r = await h.controller.release({ brokerId: p.leader, topic, partition: p.index, leaderEpoch: p.leaderEpoch, endOffset });
+    expect(r.errorCode).toBe(0);
+  }
+  return under.length;
+}
+
 async function metric(h: Harness, name: string): Promise<number> {
   const m = await h.registry.getSingleMetric(name)?.get();
   return (m?.values ?? []).reduce((s, v) => s + v.value, 0);
@@ -287,8 +298,12 @@ describe('Controller', () => {
     await threeBrokersAndTopic(h);
     const drained = await h.controller.drain(3);
     expect(drained.moves).toHaveLength(4);
+    // Shared storage: the moves are hand-overs, done when the owner releases.
+    expect(owners(h.controller, 't').filter((o) => o.startsWith('3@'))).toHaveLength(4);
+    expect(await releaseAll(h)).toBe(4);
     expect(owners(h.controller, 't').filter((o) => o.startsWith('3@'))).toEqual([]);
     await h.controller.drain(2);
+    await releaseAll(h);
     const v = h.controller.view.version;
     await expect(h.controller.drain(1)).rejects.toMatchObject({ code: 'NO_ELIGIBLE_BROKER', statusCode: 409 });
     expect(h.controller.view.version).toBe(v);
@@ -296,6 +311,7 @@ describe('Controller', () => {
     await h.controller.undrain(3);
     const { moves } = await h.controller.rebalance(false);
     expect(moves).toHaveLength(8);
+    expect(await releaseAll(h)).toBe(8);
     const counts = new Map<string, number>();
     for (const o of owners(h.controller, 't')) counts.set(o.split('@')[0] ?? '', (counts.get(o.split('@')[0] ?? '') ?? 0) + 1);
     expect(Object.fromEntries(counts)).toEqual({ 1: 4, 2: 4, 3: 4 });
@@ -314,7 +330,10 @@ describe('Controller', () => {
     await expect(h.controller.reassign('t', 0, { replicas: [1, 2] })).rejects.toMatchObject({ code: 'INVALID_REPLICAS' });
     expect(h.controller.view.version).toBe(v);
     const p = await h.controller.reassign('t', 0, { owner: 2 });
-    expect({ leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas }).toEqual({ leader: 2, leaderEpoch: 1, replicas: [2] });
+    expect({ leader: p.leader, leaderEpoch: p.leaderEpoch, handoverTo: p.handoverTo }).toEqual({ leader: 1, leaderEpoch: 0, handoverTo: 2 });
+    await releaseAll(h);
+    const moved = h.controller.metadata.topics.get('t')?.partitions[0];
+    expect({ leader: moved?.leader, leaderEpoch: moved?.leaderEpoch, replicas: moved?.replicas, handoverTo: moved?.handoverTo }).toEqual({ leader: 2, leaderEpoch: 1, replicas: [2], handoverTo: undefined });
   });
 
   it('removes only dead brokers that hold nothing', async () => {

@@ -5,6 +5,7 @@ import {
   planFailoverCompletion,
   planMoves,
   planOfflineRecovery,
+  unitsOf,
   withReplicas,
 } from '../../../controller/failover.ts';
 import { liveBrokers, toWireView, type PartitionState } from '../../../controller/state.ts';
@@ -130,11 +131,24 @@ describe('shared-storage failover', () => {
     expect(leaders(s, 't')).toEqual(['1@2', '2@2', '1@2', '1@2', '2@2', '2@2']);
   });
 
-  it('moves an owner with planMoves and bumps the epoch; a move to the current owner changes nothing', () => {
-    const s = buildState({ mode: 'shared-storage', brokers: [{ id: 1 }, { id: 2 }], topics: [{ name: 't', partitions: roundRobin(2, [1, 2]) }] });
+  it('moves a live owner\'s partition by hand-over (handoverTo), cancels it by a move back, and assigns an offline one at once', () => {
+    const s = buildState({ mode: 'shared-storage', brokers: [{ id: 1 }, { id: 2 }, { id: 3 }], topics: [{ name: 't', partitions: roundRobin(2, [1, 2]) }] });
     expect(planMoves(s, [{ topic: 't', partition: 0, from: 1, to: 1 }])).toEqual([]);
     applied(s, planMoves(s, [{ topic: 't', partition: 0, from: 1, to: 2 }]));
-    expect(leaders(s, 't')).toEqual(['2@1', '2@0']);
+    // The owner and its epoch stay until it releases the partition (handover.ts).
+    expect(leaders(s, 't')).toEqual(['1@0', '2@0']);
+    expect(s.topics.get('t')?.partitions[0]?.handoverTo).toBe(2);
+    // Planning counts it as the target's already.
+    expect(unitsOf(s).find((u) => u.partition === 0)?.holders).toEqual([2]);
+    applied(s, planMoves(s, [{ topic: 't', partition: 0, from: 2, to: 3 }]));
+    expect(s.topics.get('t')?.partitions[0]?.handoverTo).toBe(3);
+    applied(s, planMoves(s, [{ topic: 't', partition: 0, from: 3, to: 1 }]));
+    expect(s.topics.get('t')?.partitions[0]).not.toHaveProperty('handoverTo');
+    // Offline after a failover that found no broker: nothing is in flight, so it moves at once.
+    applied(s, planBrokerDeath(s, 2));
+    applied(s, [{ type: 'failover-done', brokerId: 2 }]);
+    applied(s, planMoves(s, [{ topic: 't', partition: 1, from: 2, to: 3 }]));
+    expect(leaders(s, 't')).toEqual(['1@0', '3@2']);
   });
 });
 
