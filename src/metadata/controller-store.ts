@@ -17,6 +17,11 @@
  *   restarting) is retried until `requestTimeoutMs`.
  * - While the controller is unreachable it keeps serving its last view and keeps trying,
  *   so a controller restart is invisible to clients.
+ * - Shared storage: it is also the broker's client of the object index (commitObject,
+ *   replaceObjects, partitionObjects, advanceLogStart: Kafka codes in the answer, transport
+ *   failures as ControllerUnavailableError after the same bounded retries as the other
+ *   writes) and of hand-overs (releasePartition), and it holds the WAL epoch the latest
+ *   registration gave this incarnation (`walEpoch`).
  */
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
@@ -25,7 +30,17 @@ import type { BrokerInfo, ClusterView, MetadataStore, NewTopic, TopicResult } fr
 import {
   InternalPaths,
   MetadataErrorCode,
+  SharedStoragePaths,
   viewFromWire,
+  type AdvanceLogStartRequest,
+  type CommitObjectRequest,
+  type PartitionObjectsRequest,
+  type PartitionObjectsResponse,
+  type ReleasePartitionRequest,
+  type ReleasePartitionResponse,
+  type ReplaceObjectsRequest,
+  type SharedStorageResponse,
+  type ShutdownRequest,
   type AlterConfigRequest,
   type AlterConfigResponse,
   type AlterIsrRequest,
@@ -127,6 +142,7 @@ export class ControllerMetadataStore implements MetadataStore {
   private readonly listeners: ((v: ClusterView) => void)[] = [];
   private heartbeatMs = 500;
   private leaseMsValue = 0;
+  private walEpochValue = 0;
   private closed = false;
   private readonly stop = new AbortController();
   private cancelHeartbeat: (() => void) | null = null;
@@ -166,6 +182,17 @@ export class ControllerMetadataStore implements MetadataStore {
   /** The cluster's storage architecture, as the controller says (null before open). */
   get mode(): ControllerMode | null {
     return this.modeValue;
+  }
+
+  /**
+   * Shared storage: the epoch at which this incarnation recovers and writes its WAL log,
+   * from the latest registration (0 when the controller gives none: shared-nothing). The
+   * same live process registering again (after a controller restart) keeps its epoch; it
+   * changes only for a new process, or when the controller declared this one dead
+   * meanwhile (its log was fenced, so it must recover again at the new epoch).
+   */
+  get walEpoch(): number {
+    return this.walEpochValue;
   }
 
   /** Whether the last exchange with the controller succeeded. */
@@ -266,6 +293,10 @@ export class ControllerMetadataStore implements MetadataStore {
     if (r.status === 200) {
       const ok = r.body as RegisterResponse;
       this.leaseMsValue = ok.leaseMs;
+      if (ok.walEpoch !== undefined && ok.walEpoch !== this.walEpochValue) {
+        if (this.walEpochValue !== 0) this.log.warn({ was: this.walEpochValue, now: ok.walEpoch }, 'the controller gave this broker a new WAL epoch (its log was fenced)');
+        this.walEpochValue = ok.walEpoch;
+      }
       this.heartbeatMs = this.opts.heartbeatMs ?? ok.heartbeatMs;
       this.markReachable();
       this.accept(ok.view);
@@ -475,6 +506,47 @@ export class ControllerMetadataStore implements MetadataStore {
     return r;
   }
 
+  // ---- shared storage: the object index and hand-overs ------------------------------
+
+  /**
+   * Commits an uploaded object's sections to their partitions' indexes, all or nothing.
+   * errorCode 0; 3 unknown partition; 6 not the owner; 74 stale leader epoch; 42 not
+   * contiguous, or a reused or collected key. Repeating a commit that was applied answers 0.
+   * Throws ControllerUnavailableError when the controller cannot be reached in time.
+   */
+  commitObject(req: CommitObjectRequest): Promise<SharedStorageResponse> {
+    return this.forward<SharedStorageResponse>(SharedStoragePaths.commitObject, req);
+  }
+
+  /** Compaction: the new object replaces runs of whole ranges (codes as commitObject). */
+  replaceObjects(req: ReplaceObjectsRequest): Promise<SharedStorageResponse> {
+    return this.forward<SharedStorageResponse>(SharedStoragePaths.replaceObjects, req);
+  }
+
+  /** A partition's object index and leader epoch; errorCode 3 for an unknown partition. */
+  partitionObjects(topic: string, partition: number): Promise<PartitionObjectsResponse> {
+    const body: PartitionObjectsRequest = { topic, partition };
+    return this.forward<PartitionObjectsResponse>(SharedStoragePaths.partitionObjects, body);
+  }
+
+  /** Moves a partition's log start forward (retention, DeleteRecords); fenced as a commit. */
+  advanceLogStart(req: AdvanceLogStartRequest): Promise<SharedStorageResponse> {
+    return this.forward<SharedStorageResponse>(SharedStoragePaths.advanceLogStart, req);
+  }
+
+  /**
+   * Completes a hand-over: this broker, the owner, has committed everything up to
+   * `endOffset` and stopped taking writes. On errorCode 0 ownership has moved, and this
+   * store's view shows it (best effort) before the promise resolves. errorCode 42 means
+   * there is no hand-over any more (abandoned: keep serving) or endOffset is not the
+   * index end.
+   */
+  async releasePartition(req: ReleasePartitionRequest): Promise<ReleasePartitionResponse> {
+    const r = await this.forward<ReleasePartitionResponse>(SharedStoragePaths.release, req);
+    await this.catchUp(r.version);
+    return r;
+  }
+
   private async stopFollowing(): Promise<void> {
     this.closed = true;
     this.cancelHeartbeat?.();
@@ -486,11 +558,13 @@ export class ControllerMetadataStore implements MetadataStore {
   /**
    * Stops following and tells the controller this broker is going (a controlled
    * shutdown: its partitions move now rather than after the lease). Best effort.
+   * `uploaded` (shared storage): everything this broker acknowledged is committed to the
+   * index and its WAL log is trimmed, so the controller need not recover that log.
    */
-  async close(): Promise<void> {
+  async close(opts: { uploaded?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     await this.stopFollowing();
-    const req: HeartbeatRequest = { id: this.opts.self.id, incarnation: this.incarnation };
+    const req: ShutdownRequest = { id: this.opts.self.id, incarnation: this.incarnation, ...(opts.uploaded === true ? { uploaded: true } : {}) };
     try {
       await fetch(`${this.base}${InternalPaths.shutdown}`, {
         method: 'POST',
