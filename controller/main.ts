@@ -6,18 +6,28 @@
  *   {"event":"ready","role":"controller","id":1,"ports":{"admin":P},"pid":…}
  * and logs (pino) to stderr. SIGTERM/SIGINT stop it cleanly; kill -9 loses nothing that
  * was acknowledged (the metadata log is fsynced before any answer).
+ *
+ * Shared-storage mode takes the object store (--s3-endpoint/--s3-bucket or the FLOE_S3_*
+ * environment; an endpoint without keys gets the embedded s3rver's credentials) and the
+ * WAL nodes (--wal-nodes). Without WAL nodes a dead broker's WAL is not recovered, which
+ * loses what it acknowledged but had not uploaded: the controller says so at start.
  */
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { ObjectStoreConfigError, S3ObjectStore, embeddedS3Options, s3OptionsFromEnv, type S3ObjectStoreOptions } from '../objectstore/s3-object-store.ts';
 import { systemClock } from '../src/common/clock.ts';
 import { nodeFileSystem } from '../src/common/fs.ts';
 import { announceReady, onShutdown, processLogger } from '../src/common/process.ts';
 import { CONTROLLER_MODES, type ControllerMode } from '../src/metadata/controller-api.ts';
-import { Controller } from './controller.ts';
+import { recoverBrokerWal } from '../src/storage/shared/log-recovery.ts';
+import { Controller, OBJECT_PREFIX_DEFAULT } from './controller.ts';
+import { ControllerConfigError } from './errors.ts';
 import { buildControllerServer } from './http/server.ts';
 import { ControllerLimits } from './limits.ts';
 import { ControllerMetrics } from './metrics.ts';
+import { ackQuorumFor, parseWalNodes, type WalRecoveryConfig } from './wal-recovery.ts';
 
 function int(value: string): number {
   const n = Number(value);
@@ -33,6 +43,18 @@ function port(value: string): number {
   const n = int(value);
   if (n < 0 || n > 65535) throw new InvalidArgumentError(`${value} is not a port (0 picks a free one)`);
   return n;
+}
+function nonNegativeInt(value: string): number {
+  const n = int(value);
+  if (n < 0) throw new InvalidArgumentError(`${value} is not a non-negative integer`);
+  return n;
+}
+function inRange(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = int(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`${value} is not in [${min}, ${max}]`);
+    return n;
+  };
 }
 function leaseMs(value: string): number {
   const n = int(value);
@@ -52,6 +74,53 @@ export interface ControllerFlags {
   clusterId?: string;
   defaultPartitions: number;
   defaultReplicationFactor: number;
+  s3Endpoint?: string;
+  s3Bucket?: string;
+  objectPrefix: string;
+  objectGraceMs: number;
+  orphanScanIntervalMs: number;
+  walNodes?: string;
+  walAckQuorum?: number;
+  handoverTimeoutMs: number;
+}
+
+/**
+ * The object store the flags and environment name, or null when they name none.
+ * --s3-endpoint without FLOE_S3_ACCESS_KEY_ID is the embedded s3rver (its fixed
+ * credentials, path style); with keys, the environment's options at that endpoint.
+ * Without the flag, any FLOE_S3_ENDPOINT or FLOE_S3_BUCKET (or --s3-bucket) means S3 as
+ * the environment describes it.
+ */
+export function objectStoreOptionsFrom(flags: Pick<ControllerFlags, 's3Endpoint' | 's3Bucket'>, env: NodeJS.ProcessEnv = process.env): S3ObjectStoreOptions | null {
+  const set = (name: string): boolean => (env[name] ?? '').trim() !== '';
+  if (flags.s3Endpoint !== undefined) {
+    if (!/^https?:\/\/[^/]+/.test(flags.s3Endpoint)) throw new ObjectStoreConfigError(`--s3-endpoint must be an http:// or https:// URL, got ${JSON.stringify(flags.s3Endpoint)}`);
+    const bucket = flags.s3Bucket ?? (set('FLOE_S3_BUCKET') ? (env['FLOE_S3_BUCKET'] ?? '').trim() : 'floe');
+    if (!set('FLOE_S3_ACCESS_KEY_ID')) return embeddedS3Options(flags.s3Endpoint, bucket);
+    return { ...s3OptionsFromEnv(env), endpoint: flags.s3Endpoint, bucket, forcePathStyle: true };
+  }
+  if (flags.s3Bucket === undefined && !set('FLOE_S3_ENDPOINT') && !set('FLOE_S3_BUCKET')) return null;
+  const fromEnv = s3OptionsFromEnv(env);
+  return { ...fromEnv, ...(flags.s3Bucket !== undefined ? { bucket: flags.s3Bucket } : {}) };
+}
+
+/** The shared-storage seams from the flags: object store and WAL recovery (null when not configured). */
+function sharedStorageFrom(flags: ControllerFlags, registry: Registry, log: Logger): { objectStore: S3ObjectStore | null; region: string; walRecovery: WalRecoveryConfig | null } {
+  const s3 = objectStoreOptionsFrom(flags);
+  if (flags.mode === 'shared-nothing') {
+    if (s3 !== null || flags.walNodes !== undefined) throw new ControllerConfigError('--s3-*, FLOE_S3_* and --wal-nodes belong to shared-storage mode');
+    return { objectStore: null, region: '', walRecovery: null };
+  }
+  const objectStore = s3 === null ? null : new S3ObjectStore({ ...s3, registry });
+  let walRecovery: WalRecoveryConfig | null = null;
+  if (flags.walNodes !== undefined) {
+    const walNodes = parseWalNodes(flags.walNodes);
+    if (!objectStore) throw new ControllerConfigError('--wal-nodes needs an object store (--s3-endpoint/--s3-bucket or FLOE_S3_*): recovered data is uploaded');
+    walRecovery = { recover: recoverBrokerWal, walNodes, ackQuorum: ackQuorumFor(walNodes.length, flags.walAckQuorum) };
+  }
+  if (!objectStore) log.warn('shared-storage mode without an object store: unreferenced objects are never deleted');
+  if (!walRecovery) log.warn('shared-storage mode without --wal-nodes: a dead broker\'s WAL is not recovered, so what it acknowledged but had not uploaded is lost');
+  return { objectStore, region: s3?.region ?? '', walRecovery };
 }
 
 export function controllerCommand(): Command {
@@ -66,6 +135,14 @@ export function controllerCommand(): Command {
     .option('--cluster-id <id>', 'cluster id of a new cluster (default: random; ignored for an existing one)')
     .option('--default-partitions <n>', 'num.partitions: partitions of a topic created without a count', positiveInt, 1)
     .option('--default-replication-factor <n>', 'default.replication.factor (shared-nothing): replicas of a topic created without a factor', positiveInt, 1)
+    .option('--s3-endpoint <url>', 'shared-storage: S3-compatible endpoint (without FLOE_S3_ACCESS_KEY_ID: the embedded s3rver\'s credentials)')
+    .option('--s3-bucket <name>', 'shared-storage: bucket of the objects (default: FLOE_S3_BUCKET, else floe)')
+    .option('--object-prefix <prefix>', 'shared-storage: object keys start with this; only keys under it are ever collected', OBJECT_PREFIX_DEFAULT)
+    .option('--object-grace-ms <ms>', 'shared-storage: an unreferenced or never-committed object is deleted this long after', inRange(ControllerLimits.objectGraceMsMin, ControllerLimits.objectGraceMsMax), ControllerLimits.objectGraceMsDefault)
+    .option('--orphan-scan-interval-ms <ms>', 'shared-storage: how often the bucket is listed for never-committed objects (0: never)', nonNegativeInt, ControllerLimits.orphanScanIntervalMsDefault)
+    .option('--wal-nodes <host:port,...>', 'shared-storage: the WAL nodes, to fence and recover a dead broker\'s WAL before its partitions move')
+    .option('--wal-ack-quorum <n>', 'shared-storage: the WAL ack quorum the brokers write with (default: a majority of --wal-nodes)', positiveInt)
+    .option('--handover-timeout-ms <ms>', 'shared-storage: a hand-over the owner has not completed in this time is abandoned', inRange(ControllerLimits.handoverTimeoutMsMin, ControllerLimits.handoverTimeoutMsMax), ControllerLimits.handoverTimeoutMsDefault)
     .action(async (flags: ControllerFlags) => {
       await runController(flags);
     });
@@ -76,6 +153,12 @@ async function runController(flags: ControllerFlags): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'floe_controller_' });
   const metrics = new ControllerMetrics(registry);
+  const { objectStore, region, walRecovery } = sharedStorageFrom(flags, registry, log);
+  if (objectStore) {
+    // A fresh MinIO has no bucket; s3rver and S3 usually do. Not awaited: an object store
+    // that is down at start must not keep the controller (and the cluster's metadata) down.
+    objectStore.ensureBucket(region).catch((err: unknown) => log.warn({ err }, 'could not check or create the bucket; collection retries later'));
+  }
   const controller = await Controller.open({
     fs: nodeFileSystem,
     dataDir: path.resolve(flags.dataDir),
@@ -86,6 +169,12 @@ async function runController(flags: ControllerFlags): Promise<void> {
     leaseMs: flags.leaseMs,
     defaults: { partitions: flags.defaultPartitions, replicationFactor: flags.defaultReplicationFactor },
     ...(flags.clusterId !== undefined ? { clusterId: flags.clusterId } : {}),
+    ...(objectStore ? { objectStore } : {}),
+    ...(walRecovery ? { walRecovery } : {}),
+    objectPrefix: flags.objectPrefix,
+    objectGraceMs: flags.objectGraceMs,
+    orphanScanIntervalMs: flags.orphanScanIntervalMs,
+    handoverTimeoutMs: flags.handoverTimeoutMs,
     onFatal: () => {
       // After a failed fsync the on-disk state is unknown: restart and recover from disk.
       log.flush();
@@ -99,7 +188,17 @@ async function runController(flags: ControllerFlags): Promise<void> {
   onShutdown(log, async () => {
     await app.close();
     await controller.close();
+    objectStore?.close();
   });
-  log.info({ port: bound, mode: controller.mode, clusterId: controller.clusterId, leaseMs: flags.leaseMs }, 'controller listening');
+  log.info(
+    {
+      port: bound,
+      mode: controller.mode,
+      clusterId: controller.clusterId,
+      leaseMs: flags.leaseMs,
+      ...(controller.mode === 'shared-storage' ? { objectStore: objectStore?.bucket ?? null, walNodes: walRecovery?.walNodes.length ?? 0, objectPrefix: flags.objectPrefix } : {}),
+    },
+    'controller listening',
+  );
   announceReady({ role: 'controller', id: flags.id, ports: { admin: bound } });
 }
