@@ -426,7 +426,9 @@ export class Controller {
   private scheduleLeaseCheck(): void {
     this.cancelLeaseTimer?.();
     this.cancelLeaseTimer = null;
-    if (this.closed) return;
+    // After a fatal error expireLeases does nothing, so an expired lease would re-arm this
+    // timer at 0 ms forever.
+    if (this.closed || this.fatalError) return;
     const next = this.leases.nextExpiryMs();
     if (next === null) return;
     const delay = Math.max(0, next - this.opts.clock.monotonic());
