@@ -6,9 +6,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControllerMetadataStore } from '../../../src/metadata/controller-store.ts';
 import { startController, type ControllerProcess } from '../../helpers/controller-process.ts';
+import { autoRelease, type AutoRelease } from '../../helpers/handover.ts';
 
 let controller: ControllerProcess;
 const stores: ControllerMetadataStore[] = [];
+// The stores play the brokers' part of shared-storage hand-overs (moves complete when the owner releases).
+const releasers: AutoRelease[] = [];
+
+/** Polls `check` until it returns true or the deadline passes (a hand-over completes asynchronously). */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 interface Answer {
   status: number;
@@ -51,11 +63,14 @@ interface Topic {
 beforeAll(async () => {
   controller = await startController({ mode: 'shared-storage', args: ['--default-partitions', '3'] });
   for (const id of [1, 2]) {
-    stores.push(await ControllerMetadataStore.open({ url: controller.url, self: { id, host: '127.0.0.1', port: 19_000 + id, rack: id === 1 ? 'a' : 'b' } }));
+    const s = await ControllerMetadataStore.open({ url: controller.url, self: { id, host: '127.0.0.1', port: 19_000 + id, rack: id === 1 ? 'a' : 'b' } });
+    stores.push(s);
+    releasers.push(autoRelease(s, id));
   }
 });
 
 afterAll(async () => {
+  for (const r of releasers) r.stop();
   for (const s of stores) await s.halt();
   await controller?.stop();
 });
@@ -98,7 +113,12 @@ describe('controller admin API (real process)', () => {
     const target = p0.leader === 1 ? 2 : 1;
     const moved = await http('POST', '/v1/topics/orders/partitions/0/reassign', { owner: target });
     expect(moved.status).toBe(200);
-    expect(moved.body).toMatchObject({ leader: target, leaderEpoch: p0.leaderEpoch + 1, replicas: [target], isr: [target] });
+    // Shared storage: a hand-over; the owner releases and ownership moves with the epoch bumped.
+    expect(moved.body).toMatchObject({ leader: p0.leader, leaderEpoch: p0.leaderEpoch, handoverTo: target });
+    await until('the hand-over completes', async () => (await get<Partition>('/v1/topics/orders/partitions/0')).leader === target);
+    const after = await get<Partition & { handoverTo?: number; objects: Record<string, number> }>('/v1/topics/orders/partitions/0');
+    expect(after).toMatchObject({ leader: target, leaderEpoch: p0.leaderEpoch + 1, replicas: [target], isr: [target], objects: { logStartOffset: 0, endOffset: 0, objects: 0, bytes: 0 } });
+    expect(after).not.toHaveProperty('handoverTo');
 
     const byBroker = await get<{ partitions: { topic: string; leader: number }[] }>(`/v1/partitions?broker=${target}`);
     expect(byBroker.partitions.every((p) => p.leader === target)).toBe(true);
@@ -112,8 +132,7 @@ describe('controller admin API (real process)', () => {
   it('drains a broker, then rebalances onto it once undrained', async () => {
     const drained = await http('POST', '/v1/brokers/2/drain');
     expect(drained.status).toBe(200);
-    const all = await get<{ partitions: { leader: number }[] }>('/v1/partitions');
-    expect(all.partitions.every((p) => p.leader === 1)).toBe(true);
+    await until('every hand-over off broker 2 completes', async () => (await get<{ partitions: { leader: number }[] }>('/v1/partitions')).partitions.every((p) => p.leader === 1));
     expect((await get<{ draining: boolean }>('/v1/brokers/2')).draining).toBe(true);
     expect((await http('POST', '/v1/brokers/2/undrain')).status).toBe(200);
     const dry = await http('POST', '/v1/rebalance', { dryRun: true });
@@ -122,8 +141,11 @@ describe('controller admin API (real process)', () => {
     expect((await get<{ partitions: { leader: number }[] }>('/v1/partitions')).partitions.every((p) => p.leader === 1)).toBe(true);
     const done = await http('POST', '/v1/rebalance');
     expect((done.body as { moves: unknown[] }).moves).toHaveLength(planned);
-    const leaders = (await get<{ partitions: { leader: number }[] }>('/v1/partitions')).partitions.map((p) => p.leader);
-    expect(Math.abs(leaders.filter((l) => l === 1).length - leaders.filter((l) => l === 2).length)).toBeLessThanOrEqual(1);
+    const balanced = async (): Promise<boolean> => {
+      const leaders = (await get<{ partitions: { leader: number }[] }>('/v1/partitions')).partitions.map((p) => p.leader);
+      return Math.abs(leaders.filter((l) => l === 1).length - leaders.filter((l) => l === 2).length) <= 1;
+    };
+    await until('the rebalance hand-overs complete', balanced);
   });
 
   const bad: { name: string; method: string; path: string; body?: unknown; headers?: Record<string, string>; status: number; code: string }[] = [

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterView } from '../../../src/metadata/cluster-view.ts';
 import { ControllerMetadataStore } from '../../../src/metadata/controller-store.ts';
 import { startController, type ControllerProcess } from '../../helpers/controller-process.ts';
+import { autoRelease } from '../../helpers/handover.ts';
 
 const LEASE_MS = 1500;
 
@@ -30,6 +31,8 @@ describe('brokers following a controller (shared-storage)', () => {
   const open = async (id: number, rack: string): Promise<ControllerMetadataStore> => {
     const s = await ControllerMetadataStore.open({ url: controller.url, self: { id, host: '127.0.0.1', port: 29_000 + id, rack } });
     stores.set(id, s);
+    // Each store plays its broker's part of shared-storage hand-overs (rebalance moves).
+    autoRelease(s, id);
     return s;
   };
   const store = (id: number): ControllerMetadataStore => {

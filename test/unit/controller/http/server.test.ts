@@ -71,6 +71,13 @@ describe('controller HTTP server', () => {
       'GET /metrics',
       'POST /internal/v1/brokers/register',
       'GET /internal/v1/metadata',
+      'GET /v1/objects/stats',
+      'GET /v1/topics/{name}/partitions/{partition}',
+      'POST /internal/v1/objects/commit',
+      'POST /internal/v1/objects/replace',
+      'POST /internal/v1/partitions/objects',
+      'POST /internal/v1/partitions/log-start',
+      'POST /internal/v1/partitions/release',
     ]) {
       expect(documented).toContain(want);
     }
