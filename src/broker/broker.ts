@@ -89,6 +89,7 @@ export class Broker {
   private readonly ready: Promise<void>;
   private markReady!: () => void;
   private readonly handingOver = new Set<string>();
+  private cancelRetention: (() => void) | null = null;
   private reconciling: Promise<void> = Promise.resolve();
   private producerIds = { next: 0, end: 0 };
   private producerIdQueue: Promise<unknown> = Promise.resolve();
@@ -158,8 +159,27 @@ export class Broker {
     this.storage = await this.deps.storage(this.store);
     this.store.onChange(() => void this.reconcile());
     await this.reconcile();
+    this.scheduleRetention();
     this.markReady();
     this.logger.info({ nodeId: this.nodeId, port: this.boundPort }, 'broker listening');
+  }
+
+  /**
+   * Retention runs on every partition this broker serves every
+   * log.retention.check.interval.ms (Kafka's setting and default, 5 minutes).
+   */
+  private scheduleRetention(): void {
+    const every = this.numberSetting('log.retention.check.interval.ms', 300_000);
+    this.cancelRetention = this.clock.setTimer(every, () => {
+      const now = this.clock.now();
+      void Promise.all(
+        [...this.partitions.values()].map((p) =>
+          p.log.maintain(now).catch((err: unknown) => this.logger.warn({ err, topic: p.topic, partition: p.index }, 'retention failed')),
+        ),
+      ).finally(() => {
+        if (this.cancelRetention) this.scheduleRetention();
+      });
+    });
   }
 
   /** Adds a listener; it is told about partitions opened and closed from now on. */
@@ -300,6 +320,8 @@ export class Broker {
   }
 
   async stop(): Promise<void> {
+    this.cancelRetention?.();
+    this.cancelRetention = null;
     const server = this.server;
     this.server = null;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();

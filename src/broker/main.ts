@@ -2,7 +2,7 @@
  * The broker process, run as `floe broker …` (the cluster launcher starts it that way).
  * Prints one ready line on stdout once it accepts Kafka requests.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 
 function int(value: string): number {
   const n = Number(value);
@@ -25,6 +25,11 @@ export interface BrokerFlags {
   rack?: string;
   mode: string;
   controller?: string;
+  walNodes?: string;
+  walAckQuorum?: number;
+  s3Endpoint?: string;
+  s3Bucket?: string;
+  objectPrefix: string;
   metricsPort: number;
   config: Record<string, string>;
 }
@@ -38,8 +43,13 @@ export function brokerCommand(): Command {
     .option('--port <port>', 'Kafka port (0 picks a free one)', int, 9092)
     .option('--advertised-host <host>', 'host given to clients in Metadata')
     .option('--rack <rack>', 'rack / zone label (broker.rack)')
-    .option('--mode <mode>', 'storage architecture: shared-nothing (local logs)', 'shared-nothing')
-    .option('--controller <url>', 'the controller to follow (http://host:port); without it the broker keeps its own metadata (a one-broker cluster)')
+    .addOption(new Option('--mode <mode>', 'storage architecture: shared-nothing (local logs) or shared-storage (quorum WAL + object storage)').choices(['shared-nothing', 'shared-storage']).default('shared-nothing'))
+    .option('--controller <url>', 'the controller to follow (http://host:port); without it the broker keeps its own metadata (a one-broker cluster, shared-nothing only)')
+    .option('--wal-nodes <host:port,...>', 'shared-storage: the WAL nodes')
+    .option('--wal-ack-quorum <n>', 'shared-storage: WAL nodes that must fsync an acks=all write (default: a majority)', int)
+    .option('--s3-endpoint <url>', 'shared-storage: S3-compatible endpoint (the embedded one\'s credentials are used; otherwise FLOE_S3_* from the environment)')
+    .option('--s3-bucket <name>', 'shared-storage: bucket (default FLOE_S3_BUCKET or floe)')
+    .option('--object-prefix <prefix>', 'shared-storage: prefix of this cluster\'s object keys', 'floe/')
     .option('--metrics-port <port>', 'port of GET /metrics (0 picks a free one)', int, 0)
     .option('--config <key=value>', 'broker setting or topic default by Kafka name, repeatable (e.g. num.partitions=3, flush.messages=1)', keyValue, {})
     .action(async (opts: BrokerFlags) => {

@@ -14,7 +14,7 @@ import { ErrorCode, type ErrorCode as ErrorCodeT } from '../protocol/errors.ts';
 import { crc32c } from '../protocol/crc32c.ts';
 import { BatchAttr, type BatchHeader, lastOffsetOf, readBatchHeader, setPartitionLeaderEpoch } from '../protocol/record-batch.ts';
 import { decodeRecordBatch } from '../protocol/records.ts';
-import { OffsetOutOfRangeError, type PartitionLog } from '../storage/partition-log.ts';
+import { OffsetOutOfRangeError, StorageError, type PartitionLog } from '../storage/partition-log.ts';
 import { kafkaCodeOf } from './errors.ts';
 import { ProducerStateTable } from '../storage/producer-state.ts';
 import type { TopicSettings } from './topic-config.ts';
@@ -92,14 +92,23 @@ export class Partition {
    * headers of every batch after it.
    */
   async loadProducerState(): Promise<void> {
-    const { snapshot, fromOffset } = await this.log.producerSnapshot();
-    if (snapshot) this.producers.load(snapshot);
-    else this.producers.clear();
-    await this.log.scanHeaders(fromOffset, (h) => {
-      // A snapshot may already hold the first batches of the scan (it covers whole sections).
-      const known = this.producers.entry(h.producerId)?.batches.some((b) => b.baseOffset === h.baseOffset) ?? false;
-      if (!known) this.producers.record(h, h.baseOffset);
-    });
+    try {
+      const { snapshot, fromOffset } = await this.log.producerSnapshot();
+      if (snapshot) this.producers.load(snapshot);
+      else this.producers.clear();
+      await this.log.scanHeaders(fromOffset, (h) => {
+        // A snapshot may already hold the first batches of the scan (it covers whole sections).
+        const known = this.producers.entry(h.producerId)?.batches.some((b) => b.baseOffset === h.baseOffset) ?? false;
+        if (!known) this.producers.record(h, h.baseOffset);
+      });
+    } catch (err) {
+      if (!(err instanceof StorageError) || err.code !== 'FLOE_ERR_STORAGE_CORRUPT') throw err;
+      // Stored data failed its checks: serve the partition (reads of the damaged range
+      // report the corruption) rather than make it unavailable; producers whose state was
+      // lost start over.
+      this.logger.error({ err, topic: this.topic, partition: this.index }, 'producer table rebuilt from damaged data: opening without it');
+      this.producers.clear();
+    }
   }
 
   /**

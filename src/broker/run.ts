@@ -12,8 +12,12 @@ import { ControllerMetadataStore } from '../metadata/controller-store.ts';
 import { LocalMetadataStore } from '../metadata/local-metadata-store.ts';
 import { topicConfigProblem } from '../metadata/topic-configs.ts';
 import { LocalStorageEngine } from '../storage/local-engine.ts';
+import { SharedStorageEngine } from '../storage/shared/engine.ts';
+import { uploadPolicyDefault } from '../storage/shared/limits.ts';
+import { openObjectStore } from '../storage/shared/object-store-config.ts';
+import { SharedLog } from '../storage/shared/shared-log.ts';
 import { brokerApis } from './apis/index.ts';
-import { Broker } from './broker.ts';
+import { Broker, type Handover } from './broker.ts';
 import { groupCoordinatorOf } from './groups/coordinator.ts';
 import { BrokerLimits } from './limits.ts';
 import type { BrokerFlags } from './main.ts';
@@ -21,12 +25,13 @@ import { BrokerMetrics } from './metrics.ts';
 import { InvalidConfigError, validateTopicConfig } from './topic-config.ts';
 
 /** Settings given with --config that are not topic defaults: they configure the broker itself. */
-const BROKER_SETTING = /^(auto\.create\.topics\.enable|num\.partitions|default\.replication\.factor|offsets?\.|group\.|transactional\.)/;
+const BROKER_SETTING = /^(auto\.create\.topics\.enable|num\.partitions|default\.replication\.factor|offsets?\.|group\.|transactional\.|log\.|floe\.)/;
 
 export async function runBroker(opts: BrokerFlags): Promise<void> {
   const log = processLogger(`broker-${opts.id}`);
-  if (opts.mode !== 'shared-nothing') {
-    throw new InvalidConfigError(`--mode ${opts.mode}: only shared-nothing is built so far`);
+  const sharedStorage = opts.mode === 'shared-storage';
+  if (sharedStorage && (!opts.controller || !opts.walNodes)) {
+    throw new InvalidConfigError('--mode shared-storage needs --controller and --wal-nodes');
   }
   const topicDefaults = Object.fromEntries(Object.entries(opts.config).filter(([k]) => !BROKER_SETTING.test(k)));
   const settings = Object.fromEntries(Object.entries(opts.config).filter(([k]) => BROKER_SETTING.test(k)));
@@ -34,6 +39,7 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
   const dataDir = path.resolve(opts.dataDir);
   const metricsRegistry = new Registry();
   collectDefaultMetrics({ register: metricsRegistry });
+  let controllerStore: ControllerMetadataStore | null = null;
   const broker = new Broker({
     config: {
       nodeId: opts.id,
@@ -63,9 +69,48 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
         await store.close();
         throw new InvalidConfigError(`the controller runs a ${store.mode} cluster; this broker was started with --mode ${opts.mode}`);
       }
+      controllerStore = store;
       return store;
     },
-    storage: new LocalStorageEngine({ dataDir, fs: nodeFileSystem, clock: systemClock, logger: log }),
+    storage: async () => {
+      if (!sharedStorage) return new LocalStorageEngine({ dataDir, fs: nodeFileSystem, clock: systemClock, logger: log });
+      const store = controllerStore!;
+      return SharedStorageEngine.start({
+        brokerId: opts.id,
+        walNodes: parseEndpoints(opts.walNodes!),
+        ...(opts.walAckQuorum !== undefined ? { walAckQuorum: opts.walAckQuorum } : {}),
+        walEpoch: store.walEpoch,
+        objectStore: await openObjectStore(opts, metricsRegistry),
+        objectPrefix: opts.objectPrefix,
+        index: store,
+        // What this broker's own WAL may still hold for partitions it owns now.
+        owned: async (topic, partition) => {
+          const p = store.current().topics.get(topic)?.partitions[partition];
+          if (!p || p.leader !== opts.id) return null;
+          const idx = await store.partitionObjects(topic, partition);
+          return idx.errorCode === 0 ? { topicId: idx.topicId, leaderEpoch: p.leaderEpoch, endOffset: idx.endOffset } : null;
+        },
+        clock: systemClock,
+        logger: log,
+        registry: metricsRegistry,
+        upload: {
+          objectBytes: numberSetting(settings, 'floe.upload.object.bytes', uploadPolicyDefault.objectBytes),
+          intervalMs: numberSetting(settings, 'floe.upload.interval.ms', uploadPolicyDefault.intervalMs),
+          backlogBytesMax: numberSetting(settings, 'floe.upload.backlog.max.bytes', uploadPolicyDefault.backlogBytesMax),
+        },
+      });
+    },
+    ...(sharedStorage
+      ? {
+          handover: async (h: Handover) => {
+            const log = h.closed?.log;
+            if (log instanceof SharedLog && log.hasUncommitted()) throw new Error(`${h.topic}-${h.partition} still holds data not in object storage`);
+            const idx = await controllerStore!.partitionObjects(h.topic, h.partition);
+            const res = await controllerStore!.releasePartition({ brokerId: opts.id, topic: h.topic, partition: h.partition, leaderEpoch: h.leaderEpoch, endOffset: idx.endOffset });
+            if (res.errorCode !== 0) throw new Error(`release refused: ${res.errorMessage ?? res.errorCode}`);
+          },
+        }
+      : {}),
     registry: brokerApis(),
     logger: log,
     clock: systemClock,
@@ -81,4 +126,21 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
     await metricsServer.close();
   });
   announceReady({ role: 'broker', id: opts.id, ports: { kafka: broker.port, metrics: metricsServer.port } });
+}
+
+function parseEndpoints(list: string): { host: string; port: number }[] {
+  return list.split(',').map((hp) => {
+    const i = hp.lastIndexOf(':');
+    const port = Number(hp.slice(i + 1));
+    if (i <= 0 || !Number.isInteger(port)) throw new InvalidConfigError(`--wal-nodes: ${hp} is not host:port`);
+    return { host: hp.slice(0, i), port };
+  });
+}
+
+function numberSetting(settings: Record<string, string>, name: string, fallback: number): number {
+  const v = settings[name];
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidConfigError(`${name}=${v}: not a positive number`);
+  return n;
 }

@@ -28,6 +28,8 @@ interface UpFlags {
   json?: boolean;
   config: string[];
   leaseMs?: number;
+  walNodes: number;
+  s3Endpoint?: string;
 }
 
 function describe(state: { bootstrap: string; admin: string | null; dataDir: string; processes: { role: string; id: number; pid: number; ports: Record<string, number> }[] }): string {
@@ -47,6 +49,8 @@ export function clusterCommand(): Command {
     .option('--data-dir <dir>', 'where every process keeps its data and logs', '.floe/cluster')
     .option('--port-base <port>', 'brokers listen on port-base, port-base+1, …, the controller\'s admin API on port-base+100; 0 picks free ports', port, 9092)
     .option('--lease-ms <ms>', 'how long a silent broker stays alive for the controller (failure detection time)', positiveInt)
+    .option('--wal-nodes <n>', 'shared-storage: WAL node processes', positiveInt, 3)
+    .option('--s3-endpoint <url>', 'shared-storage: use this S3-compatible endpoint (credentials and bucket from FLOE_S3_*) instead of starting the embedded one')
     .option('--zones <a,b,c>', 'zone labels given to brokers round-robin (broker.rack)')
     .option('--config <key=value>', 'broker setting or topic default by Kafka name for every broker, repeatable', collect, [])
     .option('--detach', 'return once the cluster is ready and leave it running')
@@ -60,6 +64,8 @@ export function clusterCommand(): Command {
         zones: flags.zones ? flags.zones.split(',').filter((z) => z.length > 0) : [],
         brokerConfig: flags.config,
         ...(flags.leaseMs !== undefined ? { leaseMs: flags.leaseMs } : {}),
+        walNodes: flags.walNodes,
+        ...(flags.s3Endpoint !== undefined ? { s3Endpoint: flags.s3Endpoint } : {}),
       };
       const state = await clusterUp(opts);
       const summary = {

@@ -22,7 +22,9 @@ export interface ProcessRecord {
   id: number;
   pid: number;
   ports: Record<string, number>;
-  /** Arguments after `floe` that restart this process. */
+  /** The script run (relative to the repository root); the `floe` CLI when absent. */
+  entry?: string;
+  /** Arguments of the script (after `floe` for the CLI) that restart this process. */
   args: string[];
   nodeFlags: string[];
 }
@@ -45,6 +47,10 @@ export interface UpOptions {
   brokerConfig: string[];
   /** Broker lease of the controller (failure detection time); the controller's default when absent. */
   leaseMs?: number;
+  /** Shared storage: WAL node processes. */
+  walNodes: number;
+  /** Shared storage: an external S3-compatible endpoint instead of the embedded one. */
+  s3Endpoint?: string;
 }
 
 export class LaunchError extends Error {
@@ -55,7 +61,8 @@ export class LaunchError extends Error {
   }
 }
 
-const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = path.join(ROOT, 'src/cli/main.ts');
 const READY_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 10_000;
 
@@ -95,9 +102,14 @@ export function isAlive(pid: number): boolean {
 
 /**
  * Port layout for a port base P (0: every process picks a free port): brokers listen on
- * P, P+1, …; the controller's admin API on P+100. Metrics ports are always picked free.
+ * P, P+1, …; the controller's admin API on P+100; WAL nodes on P+110, P+111, …; the
+ * embedded S3 endpoint on P+120. Metrics ports are always picked free.
  */
 export const CONTROLLER_PORT_OFFSET = 100;
+export const WAL_PORT_OFFSET = 110;
+export const OBJECTSTORE_PORT_OFFSET = 120;
+/** The bucket of the embedded S3 endpoint. */
+export const EMBEDDED_BUCKET = 'floe';
 
 type Spec = Omit<ProcessRecord, 'pid' | 'ports'>;
 
@@ -113,29 +125,70 @@ function controllerDefaults(brokerConfig: string[]): string[] {
 }
 
 /**
- * What a cluster of these options consists of, before anything runs: the controller,
- * then the brokers (which need the controller's address). Returned in start order.
+ * What a cluster of these options consists of, as stages started one after the other
+ * (the processes of a stage start in parallel; each stage may use the addresses of the
+ * ones before): the object store and WAL nodes, then the controller, then the brokers.
  */
-function plan(opts: UpOptions, controllerUrl: (controller: ProcessRecord) => string): { controller: Spec; brokers: (controller: ProcessRecord) => Spec[] } {
-  if (opts.mode === 'shared-storage') {
-    throw new LaunchError('--mode shared-storage is not built yet (it needs the WAL and the object store); use --mode shared-nothing');
-  }
+function plan(opts: UpOptions): ((started: ProcessRecord[]) => Spec[])[] {
   const at = (offset: number): string => String(opts.portBase === 0 ? 0 : opts.portBase + offset);
-  const controllerArgs = ['controller', '--id', '1', '--data-dir', path.join(opts.dataDir, 'controller'), '--port', at(CONTROLLER_PORT_OFFSET), '--mode', opts.mode];
-  if (opts.leaseMs !== undefined) controllerArgs.push('--lease-ms', String(opts.leaseMs));
-  controllerArgs.push(...controllerDefaults(opts.brokerConfig));
-  return {
-    controller: { role: 'controller', id: 1, args: controllerArgs, nodeFlags: [] },
-    brokers: (controller) =>
-      Array.from({ length: opts.brokers }, (_, k) => {
-        const i = k + 1;
-        const zone = opts.zones.length > 0 ? opts.zones[k % opts.zones.length] : undefined;
-        const args = ['broker', '--id', String(i), '--data-dir', path.join(opts.dataDir, `broker-${i}`), '--port', at(k), '--mode', opts.mode, '--controller', controllerUrl(controller)];
-        if (zone) args.push('--rack', zone);
-        for (const c of opts.brokerConfig) args.push('--config', c);
-        return { role: 'broker' as const, id: i, args, nodeFlags: [] };
-      }),
+  const shared = opts.mode === 'shared-storage';
+  const embeddedS3 = shared && opts.s3Endpoint === undefined && process.env['FLOE_S3_ENDPOINT'] === undefined;
+  const walNodes = (started: ProcessRecord[]): string =>
+    started
+      .filter((p) => p.role === 'wal')
+      .map((p) => `127.0.0.1:${p.ports['wal']}`)
+      .join(',');
+  /** Flags that point a process at the object store: the embedded one, or what the user gave. */
+  const s3Flags = (started: ProcessRecord[]): string[] => {
+    if (!shared) return [];
+    const embedded = started.find((p) => p.role === 'objectstore');
+    if (embedded) return ['--s3-endpoint', `http://127.0.0.1:${embedded.ports['s3']}`, '--s3-bucket', EMBEDDED_BUCKET];
+    return opts.s3Endpoint ? ['--s3-endpoint', opts.s3Endpoint] : [];
   };
+  const services = (): Spec[] => {
+    if (!shared) return [];
+    const specs: Spec[] = [];
+    if (embeddedS3) {
+      specs.push({
+        role: 'objectstore',
+        id: 1,
+        entry: 'objectstore/s3rver-main.ts',
+        args: ['--data-dir', path.join(opts.dataDir, 'objectstore'), '--host', '127.0.0.1', '--port', at(OBJECTSTORE_PORT_OFFSET), '--bucket', EMBEDDED_BUCKET],
+        // s3rver's paginated listing needs the legacy OpenSSL provider (ENVIRONMENT.md).
+        nodeFlags: ['--openssl-legacy-provider'],
+      });
+    }
+    for (let i = 1; i <= opts.walNodes; i++) {
+      specs.push({
+        role: 'wal',
+        id: i,
+        entry: 'wal/main.ts',
+        args: ['--id', String(i), '--host', '127.0.0.1', '--port', at(WAL_PORT_OFFSET + i - 1), '--data-dir', path.join(opts.dataDir, `wal-${i}`)],
+        nodeFlags: [],
+      });
+    }
+    return specs;
+  };
+  const controller = (started: ProcessRecord[]): Spec[] => {
+    const args = ['controller', '--id', '1', '--data-dir', path.join(opts.dataDir, 'controller'), '--port', at(CONTROLLER_PORT_OFFSET), '--mode', opts.mode];
+    if (opts.leaseMs !== undefined) args.push('--lease-ms', String(opts.leaseMs));
+    args.push(...controllerDefaults(opts.brokerConfig));
+    if (shared) args.push('--wal-nodes', walNodes(started), ...s3Flags(started));
+    return [{ role: 'controller', id: 1, args, nodeFlags: [] }];
+  };
+  const brokers = (started: ProcessRecord[]): Spec[] => {
+    const ctl = started.find((p) => p.role === 'controller')!;
+    return Array.from({ length: opts.brokers }, (_, k) => {
+      const i = k + 1;
+      const zone = opts.zones.length > 0 ? opts.zones[k % opts.zones.length] : undefined;
+      const args = ['broker', '--id', String(i), '--data-dir', path.join(opts.dataDir, `broker-${i}`), '--port', at(k), '--mode', opts.mode, '--controller', adminUrl(ctl)];
+      if (shared) args.push('--wal-nodes', walNodes(started), ...s3Flags(started));
+      if (zone) args.push('--rack', zone);
+      for (const c of opts.brokerConfig) args.push('--config', c);
+      return { role: 'broker' as const, id: i, args, nodeFlags: [] };
+    });
+  };
+  return [services, controller, brokers];
 }
 
 function adminUrl(controller: ProcessRecord): string {
@@ -153,7 +206,8 @@ export async function startProcess(dataDir: string, spec: Omit<ProcessRecord, 'p
   const files = runFiles(dataDir, spec.role, spec.id);
   const out = openSync(files.out, 'w');
   const log = openSync(files.log, 'a');
-  const child = spawn(process.execPath, [...spec.nodeFlags, '--import', 'tsx', CLI, ...spec.args], {
+  const script = spec.entry ? path.join(ROOT, spec.entry) : CLI;
+  const child = spawn(process.execPath, [...spec.nodeFlags, '--import', 'tsx', script, ...spec.args], {
     detached: true,
     stdio: ['ignore', out, log],
     env: { ...process.env, AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING: '1' },
@@ -205,7 +259,6 @@ export async function clusterUp(opts: UpOptions): Promise<ClusterState> {
   if (previous && previous.mode !== opts.mode) {
     throw new LaunchError(`${dataDir} holds a ${previous.mode} cluster; it cannot be started as ${opts.mode}`);
   }
-  const specs = plan({ ...opts, dataDir }, adminUrl);
   const processes: ProcessRecord[] = [];
   const save = (): ClusterState => {
     const controller = processes.find((p) => p.role === 'controller');
@@ -219,15 +272,15 @@ export async function clusterUp(opts: UpOptions): Promise<ClusterState> {
     // Restart on the port it had, so that clients and other processes find it again.
     return startProcess(dataDir, { ...spec, args: old ? withPort(spec.args, old.ports) : spec.args });
   };
-  const controller = await ensure(specs.controller);
-  processes.push(controller);
-  save();
-  // Brokers start in parallel: each registers with the controller on its own.
-  const brokers = await Promise.all(specs.brokers(controller).map(ensure));
-  processes.push(...brokers);
+  for (const stage of plan({ ...opts, dataDir })) {
+    // The processes of a stage start in parallel; each registers or listens on its own.
+    processes.push(...(await Promise.all(stage(processes).map(ensure))));
+    save();
+  }
   return save();
 }
 
+/** The same arguments with the port the process had (its main port: Kafka, WAL, S3 or admin). */
 function withPort(args: string[], ports: Record<string, number>): string[] {
   const out = [...args];
   const i = out.indexOf('--port');
@@ -242,7 +295,7 @@ export async function restartProcess(dataDir: string, role: Role, id: number): P
   const old = state?.processes.find((p) => p.role === role && p.id === id);
   if (!state || !old) throw new LaunchError(`no ${role} ${id} in ${dataDir}`);
   if (isAlive(old.pid)) return old;
-  const record = await startProcess(state.dataDir, { role, id, args: withPort(old.args, old.ports), nodeFlags: old.nodeFlags });
+  const record = await startProcess(state.dataDir, { role, id, args: withPort(old.args, old.ports), nodeFlags: old.nodeFlags, ...(old.entry ? { entry: old.entry } : {}) });
   state.processes = state.processes.map((p) => (p.role === role && p.id === id ? record : p));
   writeState(state);
   return record;

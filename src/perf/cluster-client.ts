@@ -11,11 +11,13 @@ export interface Leader {
   brokerId: number;
 }
 
-export function parseBootstrap(bootstrap: string): { host: string; port: number } {
-  const first = bootstrap.split(',')[0]!.trim();
-  const colon = first.lastIndexOf(':');
-  if (colon < 0) throw new Error(`bootstrap ${bootstrap}: expected host:port`);
-  return { host: first.slice(0, colon), port: Number(first.slice(colon + 1)) };
+export function parseBootstrap(bootstrap: string): { host: string; port: number }[] {
+  return bootstrap.split(',').map((hp) => {
+    const one = hp.trim();
+    const colon = one.lastIndexOf(':');
+    if (colon < 0) throw new Error(`bootstrap ${bootstrap}: expected host:port[,host:port…]`);
+    return { host: one.slice(0, colon), port: Number(one.slice(colon + 1)) };
+  });
 }
 
 const METADATA_VERSION = 9;
@@ -29,9 +31,17 @@ export class ClusterClient {
     private readonly clientId: string,
   ) {}
 
+  /** Connects to the first bootstrap broker that answers (others may be down). */
   static async connect(bootstrap: string, clientId: string): Promise<ClusterClient> {
-    const { host, port } = parseBootstrap(bootstrap);
-    return new ClusterClient(await KafkaConnection.connect(host, port, clientId), clientId);
+    let lastError: unknown;
+    for (const { host, port } of parseBootstrap(bootstrap)) {
+      try {
+        return new ClusterClient(await KafkaConnection.connect(host, port, clientId), clientId);
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw lastError instanceof Error ? lastError : new Error(`no bootstrap broker of ${bootstrap} answered`);
   }
 
   get seedConnection(): KafkaConnection {

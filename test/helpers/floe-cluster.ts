@@ -19,6 +19,23 @@ export interface ClusterProcess {
   ports: Record<string, number>;
 }
 
+/** Reads one Prometheus sample (summing over labels that match `labels`). */
+export async function metricValue(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(url)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const got = Object.fromEntries((m[3] ?? '').split(',').filter(Boolean).map((kv) => {
+      const [k, v] = kv.split('=');
+      return [k!, (v ?? '').replace(/^"|"$/g, '')];
+    }));
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) total += Number(m[4]);
+  }
+  return total;
+}
+
 export interface TestCluster {
   bootstrap: string;
   brokers: string[];
@@ -38,6 +55,8 @@ export interface ClusterOptions {
   /** Extra `--config key=value` settings for every broker. */
   config?: Record<string, string>;
   zones?: string[];
+  /** The controller's broker lease (failure detection time). */
+  leaseMs?: number;
 }
 
 export async function floe(args: string[], timeoutMs = 120_000): Promise<{ stdout: string; stderr: string }> {
@@ -48,6 +67,7 @@ export async function startCluster(opts: ClusterOptions = {}, dataDir = mkdtempS
   const args = ['cluster', 'up', '--detach', '--json', '--data-dir', dataDir, '--port-base', '0', '--brokers', String(opts.brokers ?? 1), '--mode', opts.mode ?? 'shared-nothing'];
   for (const [k, v] of Object.entries(opts.config ?? {})) args.push('--config', `${k}=${v}`);
   if (opts.zones) args.push('--zones', opts.zones.join(','));
+  if (opts.leaseMs !== undefined) args.push('--lease-ms', String(opts.leaseMs));
   const { stdout } = await floe(args);
   const state = JSON.parse(stdout.trim()) as { bootstrap: string; admin: string | null; dataDir: string; processes: ClusterProcess[] };
   const cluster: TestCluster = {

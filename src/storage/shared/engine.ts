@@ -20,7 +20,7 @@ import type { PartitionId, StorageEngine } from '../engine.ts';
 import type { LogConfig, PartitionLog } from '../partition-log.ts';
 import { BrokerWal } from './broker-wal.ts';
 import type { ObjectIndexClient } from './index-client.ts';
-import { SharedStorageLimits } from './limits.ts';
+import { uploadPolicyDefault, type UploadPolicy } from './limits.ts';
 import { recoverBrokerWal, type OwnedPartition } from './log-recovery.ts';
 import { compactedObjectKey } from './object-keys.ts';
 import { ObjectReads } from './object-reads.ts';
@@ -45,6 +45,7 @@ export interface SharedEngineOptions {
   registry: Registry;
   /** Bytes of the block cache for reads from object storage. */
   cacheBytes?: number;
+  upload?: Partial<UploadPolicy>;
 }
 
 /** How often compaction looks for runs of small objects. */
@@ -57,6 +58,7 @@ export class SharedStorageEngine implements StorageEngine {
   private cancelCompaction: (() => void) | null = null;
   private compactSeq = 0;
   private clean = false;
+  private readonly backlogBytesMax: number;
   private readonly compactions: Counter<'outcome'>;
 
   private constructor(
@@ -65,6 +67,7 @@ export class SharedStorageEngine implements StorageEngine {
     private readonly reads: ObjectReads,
     private readonly uploader: Uploader,
   ) {
+    this.backlogBytesMax = opts.upload?.backlogBytesMax ?? uploadPolicyDefault.backlogBytesMax;
     const registers = [opts.registry];
     this.compactions = new Counter({ name: 'floe_broker_compactions_total', help: 'Runs of small objects merged into one, by outcome', labelNames: ['outcome'], registers });
     // Gauges read their value when scraped.
@@ -108,6 +111,7 @@ export class SharedStorageEngine implements StorageEngine {
       clock: opts.clock,
       logger: opts.logger,
       metrics: new UploaderMetrics(opts.registry),
+      policy: { ...uploadPolicyDefault, ...opts.upload },
     });
     const engine = new SharedStorageEngine(opts, wal, reads, uploader);
     uploader.start();
@@ -126,7 +130,8 @@ export class SharedStorageEngine implements StorageEngine {
         add: (bytes) => {
           this.backlogBytes += bytes;
         },
-        exceeded: () => this.backlogBytes > SharedStorageLimits.backlogBytesMax,
+        exceeded: () => this.backlogBytes > this.backlogBytesMax,
+        limitBytes: this.backlogBytesMax,
       },
       uploader: {
         register: (l) => {

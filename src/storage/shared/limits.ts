@@ -2,6 +2,13 @@
  * Limits and defaults of the shared-storage engine. Defaults of the upload policy, and the
  * cost argument behind them, are in the README ("Object size and upload interval").
  */
+/** The upload policy: defaults below, overridable per broker (floe.upload.* settings). */
+export interface UploadPolicy {
+  objectBytes: number;
+  intervalMs: number;
+  backlogBytesMax: number;
+}
+
 export const SharedStorageLimits = {
   /** An upload starts once this many durable bytes wait (one object per upload). */
   uploadObjectBytesTarget: 8 * 1024 * 1024,
@@ -31,6 +38,14 @@ export const SharedStorageLimits = {
   snapshotLookbackObjects: 16,
   /** Compaction: ranges smaller than this are merged… */
   compactRangeBytesMax: 1024 * 1024,
-  /** …when at least this many of them are consecutive. */
+  /** …when at least this many of them are consecutive… */
   compactRangesMin: 8,
+  /** …into objects of at most this size. */
+  compactObjectBytesMax: 8 * 1024 * 1024,
 } as const;
+
+export const uploadPolicyDefault: UploadPolicy = {
+  objectBytes: SharedStorageLimits.uploadObjectBytesTarget,
+  intervalMs: SharedStorageLimits.uploadIntervalMs,
+  backlogBytesMax: SharedStorageLimits.backlogBytesMax,
+};

@@ -42,7 +42,7 @@ export interface SharedLogServices {
   wal: BrokerWal;
   reads: ObjectReads;
   index: ObjectIndexClient;
-  backlog: { add(bytes: number): void; exceeded(): boolean };
+  backlog: { add(bytes: number): void; exceeded(): boolean; limitBytes: number };
   uploader: { register(log: SharedLog): void; unregister(log: SharedLog): void; flush(log: SharedLog, timeoutMs: number): Promise<void> };
   logger: Logger;
 }
@@ -108,9 +108,17 @@ export class SharedLog implements PartitionLog, WalMember {
       throw new StorageError('FLOE_ERR_STORAGE_CLOSED', `${id.topic}-${id.partition} belongs to topic id ${res.topicId} now, not ${id.topicId}`);
     }
     const log = new SharedLog(id, config, services, res);
-    const snap = await log.producerSnapshot();
-    if (snap.snapshot) log.uploadedProducers.load(snap.snapshot);
-    await log.scanRanges(snap.fromOffset, (h) => log.uploadedProducers.record(h, h.baseOffset));
+    try {
+      const snap = await log.producerSnapshot();
+      if (snap.snapshot) log.uploadedProducers.load(snap.snapshot);
+      await log.scanRanges(snap.fromOffset, (h) => log.uploadedProducers.record(h, h.baseOffset));
+    } catch (err) {
+      // An object that fails its checks must not make the whole partition unavailable: the
+      // good ranges are still served and the bad one is reported on every read. Producers
+      // whose state was in it must start over (OUT_OF_ORDER_SEQUENCE_NUMBER until then).
+      services.logger.error({ err, topic: id.topic, partition: id.partition }, 'cannot rebuild the producer table from object storage; opening without it');
+      log.uploadedProducers.clear();
+    }
     services.uploader.register(log);
     return log;
   }
@@ -145,7 +153,7 @@ export class SharedLog implements PartitionLog, WalMember {
     if (this.state !== 'open') return refuse(new StorageError('FLOE_ERR_STORAGE_CLOSED', `${this.id.topic}-${this.id.partition} is closed on this broker`));
     if (this.fencedBy) return refuse(this.fencedBy);
     if (this.services.backlog.exceeded()) {
-      return refuse(new StorageError('FLOE_ERR_STORAGE_BACKLOG', `more than ${SharedStorageLimits.backlogBytesMax} bytes wait for object storage; retry later`));
+      return refuse(new StorageError('FLOE_ERR_STORAGE_BACKLOG', `more than ${this.services.backlog.limitBytes} bytes wait for object storage; retry later`));
     }
     const base = this.logEnd;
     const next = base + header.lastOffsetDelta + 1;
@@ -443,7 +451,7 @@ export class SharedLog implements PartitionLog, WalMember {
     let run: ObjectRange[] = [];
     for (const r of this.ranges) {
       if (r.endOffset <= this.logStart) continue;
-      if (r.length < SharedStorageLimits.compactRangeBytesMax && run.reduce((n, x) => n + x.length, 0) + r.length <= SharedStorageLimits.uploadObjectBytesTarget) {
+      if (r.length < SharedStorageLimits.compactRangeBytesMax && run.reduce((n, x) => n + x.length, 0) + r.length <= SharedStorageLimits.compactObjectBytesMax) {
         run.push(r);
         continue;
       }

@@ -2,8 +2,8 @@
  * The uploader: moves durable batches of every partition this broker owns from memory
  * (and the WAL) into object storage, in objects that pack many partitions.
  *
- * Trigger: an upload starts when SharedStorageLimits.uploadObjectBytesTarget durable
- * bytes wait, or when the oldest waiting byte has waited uploadIntervalMs, or when a
+ * Trigger: an upload starts when policy.objectBytes durable bytes wait, or when the
+ * oldest waiting byte has waited policy.intervalMs, or when a
  * partition asks to be flushed (hand-over, shutdown). Up to uploadsInFlightMax PUTs run at
  * once; commits to the controller happen strictly in the order the uploads took their
  * batches, because each must start where the previous one ended. If a PUT or a commit
@@ -20,7 +20,7 @@ import type { Clock } from '../../common/clock.ts';
 import { ObjectBuilder, type ObjectStore } from '../../../objectstore/index.ts';
 import type { CommitObjectRequest, ObjectRange, ObjectSection } from '../../metadata/controller-api.ts';
 import type { ObjectIndexClient } from './index-client.ts';
-import { SharedStorageLimits } from './limits.ts';
+import { SharedStorageLimits, type UploadPolicy } from './limits.ts';
 import { dataObjectKey } from './object-keys.ts';
 import { encodeSectionMeta } from './section-meta.ts';
 import type { MemBatch, SharedLog } from './shared-log.ts';
@@ -78,6 +78,7 @@ export class Uploader {
       clock: Clock;
       logger: Logger;
       metrics: UploaderMetrics;
+      policy: UploadPolicy;
     },
   ) {}
 
@@ -117,14 +118,15 @@ export class Uploader {
     }
     const now = this.opts.clock.monotonic();
     this.waitingSince ??= now;
-    const due = waiting >= SharedStorageLimits.uploadObjectBytesTarget || now - this.waitingSince >= SharedStorageLimits.uploadIntervalMs || this.flushing.size > 0;
+    const policy = this.opts.policy;
+    const due = waiting >= policy.objectBytes || now - this.waitingSince >= policy.intervalMs || this.flushing.size > 0;
     if (due && this.inFlight < SharedStorageLimits.uploadsInFlightMax) this.startUpload();
   }
 
   private startUpload(): void {
     const parts: Part[] = [];
     const builder = new ObjectBuilder();
-    let budget = SharedStorageLimits.uploadObjectBytesTarget;
+    let budget = this.opts.policy.objectBytes;
     // Partitions being flushed go first, so that a hand-over is not held up by others.
     const order = [...this.flushing, ...[...this.logs].filter((l) => !this.flushing.has(l))];
     for (const log of order) {
