@@ -44,8 +44,8 @@ export function clusterCommand(): Command {
   cluster
     .command('up')
     .description('start a cluster (or restart the processes of an existing one that are not running)')
-    .option('--brokers <n>', 'number of brokers', positiveInt, 1)
-    .addOption(new Option('--mode <mode>', 'storage architecture').choices(['shared-storage', 'shared-nothing']).default('shared-nothing'))
+    .option('--brokers <n>', 'number of brokers', positiveInt, 3)
+    .addOption(new Option('--mode <mode>', 'storage architecture').choices(['shared-storage', 'shared-nothing']).default('shared-storage'))
     .option('--data-dir <dir>', 'where every process keeps its data and logs', '.floe/cluster')
     .option('--port-base <port>', 'brokers listen on port-base, port-base+1, …, the controller\'s admin API on port-base+100; 0 picks free ports', port, 9092)
     .option('--lease-ms <ms>', 'how long a silent broker stays alive for the controller (failure detection time)', positiveInt)

@@ -42,8 +42,8 @@ describe('floe cluster', () => {
     const a = mkdtempSync(path.join(tmpdir(), 'floe-launch-a-'));
     const b = mkdtempSync(path.join(tmpdir(), 'floe-launch-b-'));
     dirs.push(a, b);
-    const upA = await floe(['cluster', 'up', '--detach', '--json', '--data-dir', a, '--port-base', '0']);
-    const upB = await floe(['cluster', 'up', '--detach', '--json', '--data-dir', b, '--port-base', '0']);
+    const upA = await floe(['cluster', 'up', '--detach', '--json', '--data-dir', a, '--port-base', '0', '--mode', 'shared-nothing', '--brokers', '1']);
+    const upB = await floe(['cluster', 'up', '--detach', '--json', '--data-dir', b, '--port-base', '0', '--mode', 'shared-nothing', '--brokers', '1']);
     // Exactly one JSON object on stdout.
     expect(upA.stdout.trim().split('\n')).toHaveLength(1);
     const ja = JSON.parse(upA.stdout) as UpJson;
@@ -78,9 +78,15 @@ describe('floe cluster', () => {
     expect(jb.processes.map((p) => alive(p.pid))).toEqual([false, false]);
   });
 
-  it('refuses what is not built yet with a clear error', async () => {
+  it('starts the default cluster (shared storage: object store, 3 WAL nodes, controller, 3 brokers) and refuses to reuse its data dir in another mode', async () => {
     const d = mkdtempSync(path.join(tmpdir(), 'floe-launch-c-'));
     dirs.push(d);
-    await expect(floe(['cluster', 'up', '--detach', '--json', '--data-dir', d, '--port-base', '0', '--mode', 'shared-storage'])).rejects.toThrow(/shared-storage is not built yet/);
+    const up = JSON.parse((await floe(['cluster', 'up', '--detach', '--json', '--data-dir', d, '--port-base', '0'])).stdout) as UpJson;
+    expect(up.processes.map((p) => `${p.role}-${p.id}`)).toEqual(['objectstore-1', 'wal-1', 'wal-2', 'wal-3', 'controller-1', 'broker-1', 'broker-2', 'broker-3']);
+    expect(up.bootstrap.split(',')).toHaveLength(3);
+    for (const b of up.bootstrap.split(',')) expect(await apiVersionsOk(b)).toBe(true);
+    await expect(floe(['cluster', 'up', '--detach', '--json', '--data-dir', d, '--port-base', '0', '--mode', 'shared-nothing'])).rejects.toThrow(/holds a shared-storage cluster/);
+    await floe(['cluster', 'down', '--data-dir', d]);
+    expect(up.processes.map((p) => alive(p.pid))).toEqual(up.processes.map(() => false));
   });
 });
