@@ -152,6 +152,32 @@ describe('shared-storage failover', () => {
   });
 });
 
+describe('shared-storage hand-over and failover', () => {
+  it('keeps an interrupted hand-over\'s target as the preferred owner when the owner dies, and drops a hand-over whose target dies', () => {
+    const s = buildState({ mode: 'shared-storage', brokers: [{ id: 1 }, { id: 2 }, { id: 3 }], topics: [{ name: 't', partitions: roundRobin(3, [1, 2, 3]) }] });
+    applied(s, planMoves(s, [
+      { topic: 't', partition: 0, from: 1, to: 3 },
+      { topic: 't', partition: 1, from: 2, to: 1 },
+    ]));
+    applied(s, planBrokerDeath(s, 1));
+    // t-0: its owner died; t-1: its target died (its owner 2 keeps it and takes writes again).
+    expect(s.topics.get('t')?.partitions[0]).toMatchObject({ leader: -1, handoverTo: 3 });
+    expect(s.topics.get('t')?.partitions[1]).toEqual({ index: 1, leader: 2, leaderEpoch: 0, partitionEpoch: 0, replicas: [2], isr: [2] });
+    applied(s, planFailoverCompletion(s, 1));
+    expect(leaders(s, 't')).toEqual(['3@2', '2@0', '3@0']);
+    expect(s.topics.get('t')?.partitions[0]).not.toHaveProperty('handoverTo');
+  });
+
+  it('makes a move of a partition waiting for its WAL recovery a preference for its next owner, not an assignment', () => {
+    const s = buildState({ mode: 'shared-storage', brokers: [{ id: 1 }, { id: 2 }, { id: 3 }], topics: [{ name: 't', partitions: roundRobin(3, [1, 2, 3]) }] });
+    applied(s, planBrokerDeath(s, 1));
+    applied(s, planMoves(s, [{ topic: 't', partition: 0, from: -1, to: 2 }]));
+    expect(s.topics.get('t')?.partitions[0]).toMatchObject({ leader: -1, handoverTo: 2 });
+    applied(s, planFailoverCompletion(s, 1));
+    expect(leaders(s, 't')[0]).toBe('2@2');
+  });
+});
+
 describe('shared-nothing failover', () => {
   it('elects the next in-sync replica for every partition the dead broker led, in one change', () => {
     const parts = [{ replicas: [1, 2, 3] }, { replicas: [2, 3, 1] }, { replicas: [3, 1, 2] }];
