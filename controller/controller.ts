@@ -491,15 +491,18 @@ export class Controller {
    */
   private async completeFailover(id: number, started: number): Promise<void> {
     const hook = this.opts.beforeReassign;
+    let recovered = false;
     for (;;) {
       if (this.closed || this.fatalError) return;
       const refs = this.state.pendingFailovers.get(id);
       if (!refs) return;
       const recoverWal = this.walRecoveryPending(id);
-      if (this.opts.walRecovery && !recoverWal) this.opts.metrics.walRecoveries.inc({ outcome: 'skipped' });
       if (!hook && !recoverWal) break;
       try {
-        if (recoverWal) await this.recoverWal(id);
+        if (recoverWal) {
+          await this.recoverWal(id);
+          recovered = true;
+        }
         if (hook) await hook({ deadBrokerId: id, partitions: refs });
         // The broker may have died again meanwhile, adding partitions: fence again for them.
         if (this.state.pendingFailovers.get(id) === refs) break;
@@ -509,6 +512,8 @@ export class Controller {
         await new Promise<void>((resolve) => this.opts.clock.setTimer(ControllerLimits.reassignHookRetryMs, resolve));
       }
     }
+    // A clean shutdown that uploaded everything needs no recovery.
+    if (this.opts.walRecovery && !recovered) this.opts.metrics.walRecoveries.inc({ outcome: 'skipped' });
     const records = planFailoverCompletion(this.state, id);
     await this.commit(records);
     const moved = records.filter((r) => r.type === 'partition-changed').length;
@@ -827,8 +832,8 @@ export class Controller {
     });
   }
 
-  /** One pass: due garbage is deleted, and the bucket is scanned for orphans when that is due. */
-  async collectOnce(): Promise<void> {
+  /** One collection pass (run by a timer): due garbage is deleted, and the bucket scanned for orphans when that is due. */
+  private async collectOnce(): Promise<void> {
     const store = this.opts.objectStore;
     if (!store || this.closed || this.fatalError) return;
     const due = garbageDue(this.state.objects, this.opts.clock.now(), this.graceMs, ControllerLimits.garbageKeysPerPassMax);

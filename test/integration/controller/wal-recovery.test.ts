@@ -46,7 +46,11 @@ async function openStore(id: number): Promise<ControllerMetadataStore> {
   stores.set(id, s);
   return s;
 }
-const store = (id: number): ControllerMetadataStore => stores.get(id) ?? (() => { throw new Error(`no store ${id}`); })();
+function store(id: number): ControllerMetadataStore {
+  const s = stores.get(id);
+  if (!s) throw new Error(`no store for broker ${id}`);
+  return s;
+}
 
 async function metric(name: string, outcome: string): Promise<number> {
   const text = await (await fetch(`${controller.url}/metrics`)).text();
