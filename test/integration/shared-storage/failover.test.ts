@@ -129,7 +129,12 @@ describe('shared storage: the owner of a partition is killed', () => {
     const conn = await KafkaConnection.connect('127.0.0.1', zombie.ports['kafka']!);
     const send = (value: string) =>
       conn.request(Produce, 7, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records: encodeRecordBatch([{ value: Buffer.from(value) }]) }] }] });
-    expect((await send('before')).responses[0]!.partitionResponses[0]!.errorCode).toBe(ErrorCode.NONE);
+    // The partition may still be opening on its owner: retry what a client retries.
+    const first = await eventually(async () => {
+      const code = (await send('before')).responses[0]!.partitionResponses[0]!.errorCode;
+      return code === ErrorCode.NOT_LEADER_OR_FOLLOWER || code === ErrorCode.LEADER_NOT_AVAILABLE ? undefined : code;
+    });
+    expect(first).toBe(ErrorCode.NONE);
 
     process.kill(zombie.pid, 'SIGSTOP');
     try {
