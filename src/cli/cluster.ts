@@ -2,7 +2,7 @@
  * `floe cluster up|down|status`. See src/cluster/launcher.ts for what they do.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { clusterDown, clusterStatus, clusterUp, type Mode, type UpOptions } from '../cluster/launcher.ts';
+import { addBroker, clusterDown, clusterStatus, clusterUp, removeBroker, type Mode, type UpOptions } from '../cluster/launcher.ts';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -111,6 +111,27 @@ export function clusterCommand(): Command {
       }
       const out = { ...status, processes: status.processes.map((p) => ({ role: p.role, id: p.id, pid: p.pid, alive: p.alive, ports: p.ports })) };
       process.stdout.write(flags.json ? `${JSON.stringify(out)}\n` : `${describe(out)}\n${out.processes.map((p) => `  ${p.role} ${p.id}: ${p.alive ? 'running' : 'not running'}`).join('\n')}\n`);
+    });
+
+  cluster
+    .command('add-broker')
+    .description('start one more broker in the running cluster and rebalance partitions onto it')
+    .option('--data-dir <dir>', 'the cluster\'s data dir', '.floe/cluster')
+    .option('--json', 'print the new process as JSON')
+    .action(async (flags: { dataDir: string; json?: boolean }) => {
+      const p = await addBroker(flags.dataDir);
+      const out = { role: p.role, id: p.id, pid: p.pid, ports: p.ports };
+      process.stdout.write(flags.json ? `${JSON.stringify(out)}\n` : `broker ${p.id} started (pid ${p.pid}, kafka port ${p.ports['kafka']}) and partitions rebalanced\n`);
+    });
+
+  cluster
+    .command('remove-broker')
+    .description('drain a broker (its partitions move away), stop it, and remove it from the cluster')
+    .requiredOption('--id <n>', 'broker id', positiveInt)
+    .option('--data-dir <dir>', 'the cluster\'s data dir', '.floe/cluster')
+    .action(async (flags: { id: number; dataDir: string }) => {
+      await removeBroker(flags.dataDir, flags.id);
+      process.stdout.write(`broker ${flags.id} drained, stopped and removed\n`);
     });
 
   return cluster;

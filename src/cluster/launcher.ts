@@ -331,3 +331,79 @@ export function clusterStatus(dataDir: string): (Omit<ClusterState, 'processes'>
   if (!state) return null;
   return { ...state, processes: state.processes.map((p) => ({ ...p, alive: p.pid > 0 && isAlive(p.pid) })) };
 }
+
+/** The admin API of the running cluster in `dataDir`, or an error naming what is missing. */
+function adminOf(state: ClusterState): string {
+  if (!state.admin) throw new LaunchError(`the cluster in ${state.dataDir} has no controller`);
+  return state.admin;
+}
+
+async function adminCall(url: string, method: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(url, { method, ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
+  const text = await res.text();
+  if (!res.ok) throw new LaunchError(`${method} ${url}: ${res.status} ${text}`);
+  return text.length > 0 ? (JSON.parse(text) as unknown) : null;
+}
+
+/**
+ * Adds a broker to a running cluster: the next broker id, started like the others (same
+ * mode, controller, storage flags and settings), then a rebalance so that it takes its
+ * share of partitions (by hand-over in shared storage, by metadata only).
+ */
+export async function addBroker(dataDir: string): Promise<ProcessRecord> {
+  const state = readState(path.resolve(dataDir));
+  if (!state) throw new LaunchError(`no cluster in ${dataDir}`);
+  const brokers = state.processes.filter((p) => p.role === 'broker');
+  const model = brokers[0];
+  if (!model) throw new LaunchError(`the cluster in ${dataDir} has no broker to copy the settings of`);
+  const id = Math.max(...brokers.map((b) => b.id)) + 1;
+  const args = [...model.args];
+  const set = (flag: string, value: string): void => {
+    const i = args.indexOf(flag);
+    if (i >= 0) args[i + 1] = value;
+  };
+  set('--id', String(id));
+  set('--data-dir', path.join(state.dataDir, `broker-${id}`));
+  set('--port', '0');
+  const record = await startProcess(state.dataDir, { role: 'broker', id, args, nodeFlags: model.nodeFlags });
+  state.processes.push(record);
+  state.bootstrap = bootstrapOf(state.processes);
+  writeState(state);
+  await adminCall(`${adminOf(state)}/v1/rebalance`, 'POST', {});
+  return record;
+}
+
+/**
+ * Removes a broker from a running cluster: drain it (its partitions move away), wait until
+ * it holds nothing, stop it, and make the controller forget it.
+ */
+export async function removeBroker(dataDir: string, id: number, timeoutMs = 60_000): Promise<void> {
+  const state = readState(path.resolve(dataDir));
+  if (!state) throw new LaunchError(`no cluster in ${dataDir}`);
+  const record = state.processes.find((p) => p.role === 'broker' && p.id === id);
+  if (!record) throw new LaunchError(`no broker ${id} in ${dataDir}`);
+  const admin = adminOf(state);
+  await adminCall(`${admin}/v1/brokers/${id}/drain`, 'POST', {});
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const b = (await adminCall(`${admin}/v1/brokers/${id}`, 'GET')) as { leaders: number; replicas: number };
+    if (b.leaders === 0 && b.replicas === 0) break;
+    if (Date.now() > deadline) throw new LaunchError(`broker ${id} still holds ${b.leaders} partitions after ${timeoutMs} ms of draining`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (isAlive(record.pid)) {
+    process.kill(record.pid, 'SIGTERM');
+    while (isAlive(record.pid) && Date.now() < deadline + STOP_GRACE_MS) await new Promise((r) => setTimeout(r, 25));
+    if (isAlive(record.pid)) process.kill(record.pid, 'SIGKILL');
+  }
+  // The controller forgets only a broker it no longer considers alive (after its lease).
+  for (;;) {
+    const res = await fetch(`${admin}/v1/brokers/${id}`, { method: 'DELETE' });
+    if (res.ok || res.status === 404) break;
+    if (Date.now() > deadline + STOP_GRACE_MS) throw new LaunchError(`the controller did not forget broker ${id}: ${res.status} ${await res.text()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  state.processes = state.processes.filter((p) => p !== record);
+  state.bootstrap = bootstrapOf(state.processes);
+  writeState(state);
+}
