@@ -40,8 +40,14 @@ export const ControllerLimits = {
   // ---- shared storage (issue 7) ----
   /** S3's limit on a key. */
   objectKeyBytesMax: 1024,
-  /** Sections in one commit or compaction (one per partition the object holds). */
-  objectSectionsPerCommitMax: 10_000,
+  /**
+   * Sections in one commit or compaction (one per partition the object holds). Bounded so
+   * that the largest such request fits in requestBodyBytesMax (checked at start); an
+   * uploader holding more partitions splits its upload into several objects.
+   */
+  objectSectionsPerCommitMax: 2_000,
+  /** The JSON of one section, at most: a 249-byte topic name, a 32-byte id and the numbers (≈ 450). */
+  objectSectionJsonBytesMax: 500,
   /** Unreferenced objects are deleted this long after they lost their last reference (readers may still hold the old index). */
   objectGraceMsDefault: 60_000,
   objectGraceMsMin: 0,
@@ -71,6 +77,10 @@ export function assertControllerLimits(leaseMs: number): void {
   if (l.partitionsPerTopicMax > l.partitionsTotalMax) throw new RangeError('partitionsPerTopicMax must not exceed partitionsTotalMax');
   if (l.producerIdBlockSizeMin > l.producerIdBlockSizeMax) throw new RangeError('producerIdBlockSizeMin must not exceed producerIdBlockSizeMax');
   if (l.requestBodyBytesMax > l.logEntryBytesMax) throw new RangeError('a request must fit in one metadata log entry');
+  if (l.objectSectionJsonBytesMax < l.topicNameLengthMax) throw new RangeError('a section\'s JSON holds its topic name');
+  if (l.objectSectionsPerCommitMax * l.objectSectionJsonBytesMax + l.objectKeyBytesMax + 100 > l.requestBodyBytesMax) {
+    throw new RangeError('the largest object commit must fit in one request body');
+  }
 }
 
 /** How often brokers heartbeat for a given lease. */

@@ -120,6 +120,17 @@ describe('controller HTTP server', () => {
     });
   }
 
+  it('takes the largest object commit the limits allow in one request body', async () => {
+    const section = { topic: 'x'.repeat(ControllerLimits.topicNameLengthMax), topicId: 'f'.repeat(32), partition: 999_999, startOffset: Number.MAX_SAFE_INTEGER - 1, endOffset: Number.MAX_SAFE_INTEGER, position: Number.MAX_SAFE_INTEGER - 1, length: 1, leaderEpoch: 2_147_483_647 };
+    const body = { brokerId: 1, key: `floe/${'k'.repeat(ControllerLimits.objectKeyBytesMax - 5)}`, size: Number.MAX_SAFE_INTEGER, sections: Array.from({ length: ControllerLimits.objectSectionsPerCommitMax }, () => section) };
+    const res = await app.inject({ method: 'POST', url: '/internal/v1/objects/commit', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+    expect(res.statusCode).toBe(200);
+    expect(res.json<{ errorCode: number }>().errorCode).toBe(3);
+    const over = { ...body, sections: [...body.sections, section] };
+    const refused = await app.inject({ method: 'POST', url: '/internal/v1/objects/commit', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(over) });
+    expect(refused.statusCode).toBe(400);
+  });
+
   it('names the allowed methods on a 405', async () => {
     const res = await app.inject({ method: 'DELETE', url: '/v1/cluster' });
     expect(res.statusCode).toBe(405);
