@@ -67,7 +67,7 @@ async function rawRun(dir: string): Promise<number> {
 }
 
 const dir = mkdtempSync(path.join(tmpdir(), 'floe-bench-'));
-const up = JSON.parse(floe(['cluster', 'up', '--detach', '--json', '--data-dir', path.join(dir, 'cluster'), '--port-base', '0'])) as { bootstrap: string };
+const up = JSON.parse(floe(['cluster', 'up', '--detach', '--json', '--data-dir', path.join(dir, 'cluster'), '--port-base', '0', '--mode', 'shared-nothing', '--brokers', '1'])) as { bootstrap: string };
 const raw: number[] = [];
 const floeMbs: number[] = [];
 const p50s: number[] = [];

@@ -9,6 +9,12 @@ import { BATCH_HEADER_BYTES } from '../../protocol/record-batch.ts';
 export const TAIL_CACHE_BYTES_DEFAULT = 4 * 1024 * 1024;
 
 /**
+ * Group writes under way at once when fsync is not per batch: Node's thread pool has 4
+ * threads, and a page-cache write costs mostly the trip to one of them.
+ */
+export const PIPELINED_WRITES_MAX = 4;
+
+/**
  * The largest batch `append` accepts and recovery will read. Kafka's message.max.bytes is
  * far below it in practice; a length field above it in a segment is a torn or corrupt batch.
  */

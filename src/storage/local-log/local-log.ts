@@ -54,6 +54,7 @@ import {
 import { NO_BATCH_AT_START, readBatches, toStorageError, walkHeaders } from './batch-io.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import {
+  PIPELINED_WRITES_MAX,
   BATCH_BYTES_MAX,
   FSYNC_INTERVAL_MS_MIN,
   INDEX_INTERVAL_BYTES_MIN,
@@ -156,6 +157,8 @@ export class LocalLog implements PartitionLog {
   private readonly recoveryCheckpoint: Checkpoint;
 
   private ops: WriterOp[] = [];
+  /** Writes under way (no per-batch fsync), oldest first; see canPipeline. */
+  private writes: { group: AppendGroup; position: number; done: Promise<unknown> }[] = [];
   private openGroup: AppendGroup | null = null;
   private writerRunning = false;
   /** The active segment as appends see it: bytes queued for it, its base and when it started counting segment.ms. */
@@ -281,8 +284,21 @@ export class LocalLog implements PartitionLog {
   private async drain(): Promise<void> {
     let op: WriterOp | undefined;
     try {
-      for (op = this.ops.shift(); op !== undefined; op = this.ops.shift()) {
+      for (;;) {
+        op = this.ops.shift();
+        if (op === undefined) {
+          // Appends made while the last writes settle are queued behind them: look again.
+          if (this.writes.length === 0) break;
+          await this.settleWrites();
+          continue;
+        }
         if (op === this.openGroup) this.openGroup = null;
+        if (op.kind === 'group' && this.canPipeline(op)) {
+          this.startWrite(op);
+          if (this.writes.length >= PIPELINED_WRITES_MAX) await this.settleOldestWrite();
+          continue;
+        }
+        await this.settleWrites();
         if (op.kind === 'group') await this.commitGroup(op);
         else await this.runSync(op);
       }
@@ -291,10 +307,58 @@ export class LocalLog implements PartitionLog {
       this.fatal = toStorageError(err, 'the log writer failed unexpectedly');
       this.logger.error({ err, dir: this.dir }, 'log writer failed; the log refuses appends until reopened');
       op?.waiter?.reject(this.fatal);
+      for (const w of this.writes.splice(0)) w.group.waiter.reject(this.fatal);
       this.rejectQueued(this.fatal);
     } finally {
       this.writerRunning = false;
     }
+  }
+
+  /**
+   * Without per-batch fsync, the writes of consecutive groups into the same segment need
+   * not wait for one another: positions are known in advance, so up to
+   * PIPELINED_WRITES_MAX of them run at once in the thread pool (what a page-cache write
+   * costs is mostly the trip there and back). They are committed strictly in order; if
+   * one fails, it and every group after it are abandoned, as when they run one at a time.
+   */
+  private canPipeline(g: AppendGroup): boolean {
+    return !this.perBatch && g.rollTo === null && this.fatal === null;
+  }
+
+  private startWrite(g: AppendGroup): void {
+    const last = this.writes[this.writes.length - 1];
+    const position = last ? last.position + last.group.bytes : this.active.bytes;
+    const done = this.active.handle.write(
+      g.batches.map((b) => b.buf),
+      position,
+    ).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    this.writes.push({ group: g, position, done });
+  }
+
+  /** Commits (or fails) the oldest write under way. */
+  private async settleOldestWrite(): Promise<void> {
+    const w = this.writes.shift();
+    if (!w) return;
+    const err = await w.done;
+    if (err === null && this.fatal === null) {
+      this.finishGroup(w.group);
+      return;
+    }
+    // The writes after it may have landed, but after a hole: wait for them, abandon them
+    // with it, and cut the file back to where it started.
+    const later = this.writes.splice(0);
+    await Promise.all(later.map((l) => l.done));
+    const error = toStorageError(err ?? this.fatal, `append at offset ${w.group.first} to ${this.dir} failed`);
+    for (const l of later) l.group.waiter.reject(error);
+    if (this.fatal !== null) this.abandon(w.group, this.fatal);
+    else await this.failGroup(w.group, err);
+  }
+
+  private async settleWrites(): Promise<void> {
+    while (this.writes.length > 0) await this.settleOldestWrite();
   }
 
   private async commitGroup(g: AppendGroup): Promise<void> {
@@ -313,6 +377,11 @@ export class LocalLog implements PartitionLog {
       await this.failGroup(g, err);
       return;
     }
+    this.finishGroup(g);
+  }
+
+  /** The group's bytes are in the active segment (and synced under per-batch): commit it. */
+  private finishGroup(g: AppendGroup): void {
     const seg = this.active;
     let at = seg.bytes;
     for (const b of g.batches) {
