@@ -24,6 +24,9 @@ import type { BrokerFlags } from './main.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { InvalidConfigError, validateTopicConfig } from './topic-config.ts';
 
+/** Exit code of a broker whose WAL log another writer fenced (EX_TEMPFAIL: restart it). */
+const BROKER_FENCED_EXIT_CODE = 75;
+
 /** Settings given with --config that are not topic defaults: they configure the broker itself. */
 const BROKER_SETTING = /^(auto\.create\.topics\.enable|num\.partitions|default\.replication\.factor|offsets?\.|group\.|transactional\.|log\.|floe\.)/;
 
@@ -40,6 +43,13 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
   const metricsRegistry = new Registry();
   collectDefaultMetrics({ register: metricsRegistry });
   let controllerStore: ControllerMetadataStore | null = null;
+  // Declared dead and fenced while it was stopped or cut off: this process can never
+  // write again. It exits so that a restart recovers at a new epoch and serves again.
+  const fenced = (err: Error): void => {
+    log.fatal({ err }, 'this broker was fenced by a WAL recovery; exiting');
+    log.flush();
+    process.exit(BROKER_FENCED_EXIT_CODE);
+  };
   const broker = new Broker({
     config: {
       nodeId: opts.id,
@@ -75,11 +85,15 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
     storage: async () => {
       if (!sharedStorage) return new LocalStorageEngine({ dataDir, fs: nodeFileSystem, clock: systemClock, logger: log });
       const store = controllerStore!;
+      const walEpoch = store.walEpoch;
+      // A re-registration after being declared dead comes with a newer WAL epoch: the
+      // controller recovered (and fenced) this broker's log meanwhile.
+      store.onWalEpochChange((now) => fenced(new Error(`the controller moved this broker's WAL epoch from ${walEpoch} to ${now}`)));
       return SharedStorageEngine.start({
         brokerId: opts.id,
         walNodes: parseEndpoints(opts.walNodes!),
         ...(opts.walAckQuorum !== undefined ? { walAckQuorum: opts.walAckQuorum } : {}),
-        walEpoch: store.walEpoch,
+        walEpoch,
         objectStore: await openObjectStore(opts, metricsRegistry),
         objectPrefix: opts.objectPrefix,
         index: store,
@@ -93,6 +107,7 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
         clock: systemClock,
         logger: log,
         registry: metricsRegistry,
+        onFenced: fenced,
         upload: {
           objectBytes: numberSetting(settings, 'floe.upload.object.bytes', uploadPolicyDefault.objectBytes),
           intervalMs: numberSetting(settings, 'floe.upload.interval.ms', uploadPolicyDefault.intervalMs),

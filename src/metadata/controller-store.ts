@@ -140,6 +140,7 @@ export class ControllerMetadataStore implements MetadataStore {
   private view: ClusterView = emptyView;
   private modeValue: ControllerMode | null = null;
   private readonly listeners: ((v: ClusterView) => void)[] = [];
+  private readonly walEpochListeners: ((epoch: number) => void)[] = [];
   private heartbeatMs = 500;
   private leaseMsValue = 0;
   private walEpochValue = 0;
@@ -191,6 +192,14 @@ export class ControllerMetadataStore implements MetadataStore {
    * changes only for a new process, or when the controller declared this one dead
    * meanwhile (its log was fenced, so it must recover again at the new epoch).
    */
+  /**
+   * Called when a registration brings a WAL epoch other than the first one: the
+   * controller declared this broker dead meanwhile and fenced its WAL log.
+   */
+  onWalEpochChange(listener: (epoch: number) => void): void {
+    this.walEpochListeners.push(listener);
+  }
+
   get walEpoch(): number {
     return this.walEpochValue;
   }
@@ -294,8 +303,12 @@ export class ControllerMetadataStore implements MetadataStore {
       const ok = r.body as RegisterResponse;
       this.leaseMsValue = ok.leaseMs;
       if (ok.walEpoch !== undefined && ok.walEpoch !== this.walEpochValue) {
-        if (this.walEpochValue !== 0) this.log.warn({ was: this.walEpochValue, now: ok.walEpoch }, 'the controller gave this broker a new WAL epoch (its log was fenced)');
+        const was = this.walEpochValue;
         this.walEpochValue = ok.walEpoch;
+        if (was !== 0) {
+          this.log.warn({ was, now: ok.walEpoch }, 'the controller gave this broker a new WAL epoch (its log was fenced)');
+          for (const l of this.walEpochListeners) l(ok.walEpoch);
+        }
       }
       this.heartbeatMs = this.opts.heartbeatMs ?? ok.heartbeatMs;
       this.markReachable();

@@ -95,8 +95,19 @@ export class BrokerWal {
     readonly client: WalClient,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** Called once when a recovery at a newer epoch fenced this writer. */
+    private readonly onFenced: (err: Error) => void = () => undefined,
   ) {
     this.trimmedTo = client.nextEntryId();
+  }
+
+  private fencedReported = false;
+
+  private noteFailure(err: unknown): void {
+    if (err instanceof WalFencedError && !this.fencedReported) {
+      this.fencedReported = true;
+      this.onFenced(err);
+    }
   }
 
   get ackQuorum(): number {
@@ -135,6 +146,7 @@ export class BrokerWal {
     } catch (err) {
       // Nothing was written: the offsets go back to their logs (newest first), and the
       // producers hear the reason.
+      this.noteFailure(err);
       const error = storageErrorOf(err);
       for (let i = g.items.length - 1; i >= 0; i--) g.items[i]!.member.rolledBack(g.items[i]!);
       g.one.reject(error);
@@ -145,11 +157,15 @@ export class BrokerWal {
     this.written.push(g);
     append.oneDurable.then(
       () => g.one.resolve(),
-      (err: unknown) => g.one.reject(storageErrorOf(err)),
+      (err: unknown) => {
+        this.noteFailure(err);
+        g.one.reject(storageErrorOf(err));
+      },
     );
     append.quorumDurable.then(
       () => this.checkDurable(),
       (err: unknown) => {
+        this.noteFailure(err);
         if (!g.quorum.settled) g.quorum.reject(storageErrorOf(err));
         this.pollDurability();
       },

@@ -46,6 +46,12 @@ export interface SharedEngineOptions {
   /** Bytes of the block cache for reads from object storage. */
   cacheBytes?: number;
   upload?: Partial<UploadPolicy>;
+  /**
+   * A recovery at a newer epoch fenced this broker's WAL log (the controller declared it
+   * dead): it can never write at this epoch again. The process should stop, so that it
+   * restarts, recovers at a new epoch and serves again.
+   */
+  onFenced?: (err: Error) => void;
 }
 
 /** How often compaction looks for runs of small objects. */
@@ -99,7 +105,7 @@ export class SharedStorageEngine implements StorageEngine {
       logger: opts.logger,
       keepWriter: true,
     });
-    const wal = new BrokerWal(recovered.writer!, opts.clock, opts.logger);
+    const wal = new BrokerWal(recovered.writer!, opts.clock, opts.logger, opts.onFenced);
     const cache = new BlockCache(opts.objectStore, { registry: opts.registry, ...(opts.cacheBytes !== undefined ? { capacityBytes: opts.cacheBytes } : {}) });
     const reads = new ObjectReads(opts.objectStore, cache);
     const uploader = new Uploader({

@@ -60,6 +60,9 @@ export class WalRecoveryError extends Error {
   }
 }
 
+/** How long a recovery waits for WAL nodes slower than the fence quorum (see above). */
+export const RECOVERY_STRAGGLER_MS = 5_000;
+
 export function walLogIdOf(brokerId: number): string {
   return `broker-${brokerId}`;
 }
@@ -70,6 +73,10 @@ export async function recoverBrokerWal(opts: RecoverBrokerWalOptions): Promise<R
     nodes: opts.walNodes,
     logId,
     newEpoch: opts.newEpoch,
+    // acks=1 writes are on one node only: wait for every node that answers at all, not
+    // just a fence quorum and a short grace, or a slow node's acknowledged entries would
+    // be left behind. A node that is down fails at once and costs no waiting.
+    stragglerMs: RECOVERY_STRAGGLER_MS,
     ...(opts.ackQuorum !== undefined ? { ackQuorum: opts.ackQuorum } : {}),
     ...(opts.logger ? { logger: opts.logger } : {}),
   });

@@ -8,6 +8,7 @@
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaConnection } from '../../../src/client/connection.ts';
+import { isAlive } from '../../../src/cluster/launcher.ts';
 import { ErrorCode } from '../../../src/protocol/errors.ts';
 import { Produce } from '../../../src/protocol/messages/00-produce.ts';
 import { encodeRecordBatch } from '../../../src/protocol/records.ts';
@@ -150,8 +151,11 @@ describe('shared storage: the owner of a partition is killed', () => {
     const res = await send('from-the-zombie').catch(() => null);
     const code = res?.responses[0]?.partitionResponses[0]?.errorCode;
     expect(code).not.toBe(ErrorCode.NONE);
-    await conn.close();
-    const read = await readTopic(cluster.bootstrap, topic);
+    await conn.close().catch(() => undefined);
+    // Once its WAL writer learns it was fenced, the zombie exits (a restart recovers it).
+    await eventually(() => (isAlive(zombie.pid) ? undefined : true));
+    // Read back as a client does: a connection reset by the exiting zombie is retried.
+    const read = await eventually(() => readTopic(cluster.bootstrap, topic));
     expect(read.map((r) => r.value)).toContain('before');
     expect(read.map((r) => r.value)).not.toContain('from-the-zombie');
   });
