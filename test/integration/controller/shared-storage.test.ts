@@ -14,7 +14,8 @@ import { ControllerMetadataStore } from '../../../src/metadata/controller-store.
 import { startController, type ControllerProcess } from '../../helpers/controller-process.ts';
 import { removeDataDir, startObjectStoreServer, type ObjectStoreServer } from '../../helpers/objectstore-server.ts';
 
-const LEASE_MS = 1000;
+// Long enough that a heartbeat delayed by a loaded CI machine does not expire a lease.
+const LEASE_MS = 3000;
 const GRACE_MS = 2000;
 const PREFIX = 'floe/';
 

@@ -22,7 +22,7 @@ import { startController, type ControllerProcess } from '../../helpers/controlle
 import { removeDataDir, startObjectStoreServer, type ObjectStoreServer } from '../../helpers/objectstore-server.ts';
 import { startWalNodes, type WalCluster } from '../../helpers/wal-cluster.ts';
 
-const LEASE_MS = 1000;
+const LEASE_MS = 2000;
 const PREFIX = 'floe/';
 
 let walDir: string;

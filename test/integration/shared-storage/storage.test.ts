@@ -23,7 +23,7 @@ beforeAll(async () => {
   cluster = await startCluster({
     mode: 'shared-storage',
     brokers: 2,
-    leaseMs: 1500,
+    leaseMs: 3000,
     config: { 'floe.upload.backlog.max.bytes': String(BACKLOG_LIMIT), 'floe.upload.interval.ms': '200' },
   });
 });
