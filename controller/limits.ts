@@ -65,8 +65,6 @@ export const ControllerLimits = {
   handoverTimeoutMsDefault: 30_000,
   handoverTimeoutMsMin: 100,
   handoverTimeoutMsMax: 3_600_000,
-  /** WAL nodes the controller may be given (the quorum arithmetic assumes a handful). */
-  walNodesMax: 16,
 } as const;
 
 export function assertControllerLimits(leaseMs: number): void {

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { ObjectStoreConfigError, S3ObjectStore, embeddedS3Options, s3OptionsFromEnv, type S3ObjectStoreOptions } from '../objectstore/s3-object-store.ts';
+import { S3ObjectStore, objectStoreOptionsFrom } from '../objectstore/s3-object-store.ts';
 import { systemClock } from '../src/common/clock.ts';
 import { nodeFileSystem } from '../src/common/fs.ts';
 import { announceReady, onShutdown, processLogger } from '../src/common/process.ts';
@@ -82,26 +82,6 @@ export interface ControllerFlags {
   walNodes?: string;
   walAckQuorum?: number;
   handoverTimeoutMs: number;
-}
-
-/**
- * The object store the flags and environment name, or null when they name none.
- * --s3-endpoint without FLOE_S3_ACCESS_KEY_ID is the embedded s3rver (its fixed
- * credentials, path style); with keys, the environment's options at that endpoint.
- * Without the flag, any FLOE_S3_ENDPOINT or FLOE_S3_BUCKET (or --s3-bucket) means S3 as
- * the environment describes it.
- */
-export function objectStoreOptionsFrom(flags: Pick<ControllerFlags, 's3Endpoint' | 's3Bucket'>, env: NodeJS.ProcessEnv = process.env): S3ObjectStoreOptions | null {
-  const set = (name: string): boolean => (env[name] ?? '').trim() !== '';
-  if (flags.s3Endpoint !== undefined) {
-    if (!/^https?:\/\/[^/]+/.test(flags.s3Endpoint)) throw new ObjectStoreConfigError(`--s3-endpoint must be an http:// or https:// URL, got ${JSON.stringify(flags.s3Endpoint)}`);
-    const bucket = flags.s3Bucket ?? (set('FLOE_S3_BUCKET') ? (env['FLOE_S3_BUCKET'] ?? '').trim() : 'floe');
-    if (!set('FLOE_S3_ACCESS_KEY_ID')) return embeddedS3Options(flags.s3Endpoint, bucket);
-    return { ...s3OptionsFromEnv(env), endpoint: flags.s3Endpoint, bucket, forcePathStyle: true };
-  }
-  if (flags.s3Bucket === undefined && !set('FLOE_S3_ENDPOINT') && !set('FLOE_S3_BUCKET')) return null;
-  const fromEnv = s3OptionsFromEnv(env);
-  return { ...fromEnv, ...(flags.s3Bucket !== undefined ? { bucket: flags.s3Bucket } : {}) };
 }
 
 /** The shared-storage seams from the flags: object store and WAL recovery (null when not configured). */

@@ -13,8 +13,8 @@
 import type { Logger } from 'pino';
 import type { ObjectStore } from '../objectstore/object-store.ts';
 import type { CommitObjectRequest, ObjectSection, SharedStorageResponse } from '../src/metadata/controller-api.ts';
+import { parseWalEndpoints } from '../wal/endpoints.ts';
 import { ControllerConfigError } from './errors.ts';
-import { ControllerLimits } from './limits.ts';
 
 export interface WalNode {
   host: string;
@@ -52,21 +52,13 @@ export interface WalRecoveryConfig {
   ackQuorum?: number;
 }
 
-/** `host:port,host:port,…` as WAL node addresses. */
+/** `host:port,host:port,…` as WAL node addresses (parsed by wal/; errors are config errors here). */
 export function parseWalNodes(spec: string): WalNode[] {
-  const nodes = spec
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map((s) => {
-      const m = /^(.+):(\d{1,5})$/.exec(s);
-      const port = Number(m?.[2]);
-      if (!m?.[1] || !Number.isInteger(port) || port < 1 || port > 65535) throw new ControllerConfigError(`WAL node ${JSON.stringify(s)} is not host:port`);
-      return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
-    });
-  if (nodes.length === 0 || nodes.length > ControllerLimits.walNodesMax) throw new ControllerConfigError(`give 1 to ${ControllerLimits.walNodesMax} WAL nodes, got ${nodes.length}`);
-  if (new Set(nodes.map((n) => `${n.host}:${n.port}`)).size !== nodes.length) throw new ControllerConfigError(`WAL nodes are listed twice in ${spec}`);
-  return nodes;
+  try {
+    return parseWalEndpoints(spec);
+  } catch (err) {
+    throw new ControllerConfigError(err instanceof Error ? err.message : String(err));
+  }
 }
 
 /** The ack quorum: as given (checked against the node count), else a majority. */

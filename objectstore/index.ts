@@ -7,7 +7,7 @@ export type { ByteRange, ListOptions, ObjectInfo, ObjectStore, ObjectStoreErrorC
 export { ObjectStoreError, isObjectStoreError, objectStoreErrorCodes } from './object-store.ts';
 export { MemoryObjectStore } from './memory-object-store.ts';
 export type { S3ObjectStoreOptions } from './s3-object-store.ts';
-export { ObjectStoreConfigError, S3ObjectStore, embeddedS3Credentials, embeddedS3Options, s3OptionsFromEnv } from './s3-object-store.ts';
+export { ObjectStoreConfigError, S3ObjectStore, embeddedS3Credentials, embeddedS3Options, objectStoreOptionsFrom, s3OptionsFromEnv } from './s3-object-store.ts';
 export type { RetryPolicy } from './retry.ts';
 export { retryPolicyDefault } from './retry.ts';
 export { RetryingObjectStore } from './retrying-object-store.ts';

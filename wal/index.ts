@@ -6,6 +6,7 @@
 export { WalClient } from './client.ts';
 export type { WalAppend, WalClientOptions, WalEndpoint } from './client.ts';
 export { readLog, recoverLog, trimLog } from './recovery.ts';
+export { parseWalEndpoints } from './endpoints.ts';
 export type { ReadLogOptions, RecoveredLog, RecoverLogOptions, TrimLogOptions } from './recovery.ts';
 export { startWalNode } from './node.ts';
 export type { WalNodeOptions, WalNodeServer } from './node.ts';

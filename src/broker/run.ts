@@ -11,6 +11,7 @@ import { announceReady, onShutdown, processLogger } from '../common/process.ts';
 import { ControllerMetadataStore } from '../metadata/controller-store.ts';
 import { LocalMetadataStore } from '../metadata/local-metadata-store.ts';
 import { topicConfigProblem } from '../metadata/topic-configs.ts';
+import { parseWalEndpoints } from '../../wal/index.ts';
 import { LocalStorageEngine } from '../storage/local-engine.ts';
 import { SharedStorageEngine } from '../storage/shared/engine.ts';
 import { uploadPolicyDefault } from '../storage/shared/limits.ts';
@@ -91,7 +92,7 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
       store.onWalEpochChange((now) => fenced(new Error(`the controller moved this broker's WAL epoch from ${walEpoch} to ${now}`)));
       return SharedStorageEngine.start({
         brokerId: opts.id,
-        walNodes: parseEndpoints(opts.walNodes!),
+        walNodes: parseWalEndpoints(opts.walNodes!),
         ...(opts.walAckQuorum !== undefined ? { walAckQuorum: opts.walAckQuorum } : {}),
         walEpoch,
         objectStore: await openObjectStore(opts, metricsRegistry),
@@ -141,15 +142,6 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
     await metricsServer.close();
   });
   announceReady({ role: 'broker', id: opts.id, ports: { kafka: broker.port, metrics: metricsServer.port } });
-}
-
-function parseEndpoints(list: string): { host: string; port: number }[] {
-  return list.split(',').map((hp) => {
-    const i = hp.lastIndexOf(':');
-    const port = Number(hp.slice(i + 1));
-    if (i <= 0 || !Number.isInteger(port)) throw new InvalidConfigError(`--wal-nodes: ${hp} is not host:port`);
-    return { host: hp.slice(0, i), port };
-  });
 }
 
 function numberSetting(settings: Record<string, string>, name: string, fallback: number): number {

@@ -47,7 +47,7 @@ export function clusterCommand(): Command {
     .option('--brokers <n>', 'number of brokers', positiveInt, 3)
     .addOption(new Option('--mode <mode>', 'storage architecture').choices(['shared-storage', 'shared-nothing']).default('shared-storage'))
     .option('--data-dir <dir>', 'where every process keeps its data and logs', '.floe/cluster')
-    .option('--port-base <port>', 'brokers listen on port-base, port-base+1, …, the controller\'s admin API on port-base+100; 0 picks free ports', port, 9092)
+    .option('--port-base <port>', 'brokers listen on port-base, port-base+1, …; the controller\'s admin API on port-base+100, WAL nodes on port-base+110…, the embedded S3 endpoint on port-base+120; 0 picks free ports', port, 9092)
     .option('--lease-ms <ms>', 'how long a silent broker stays alive for the controller (failure detection time)', positiveInt)
     .option('--wal-nodes <n>', 'shared-storage: WAL node processes', positiveInt, 3)
     .option('--s3-endpoint <url>', 'shared-storage: use this S3-compatible endpoint (credentials and bucket from FLOE_S3_*) instead of starting the embedded one')

@@ -4,7 +4,7 @@
  * given without keys), the --wal-nodes list and the ack quorum.
  */
 import { describe, expect, it } from 'vitest';
-import { objectStoreOptionsFrom } from '../../../controller/main.ts';
+import { objectStoreOptionsFrom } from '../../../objectstore/s3-object-store.ts';
 import { ackQuorumFor, parseWalNodes } from '../../../controller/wal-recovery.ts';
 
 describe('objectStoreOptionsFrom', () => {
