@@ -48,12 +48,12 @@ interface Row {
 const rows: Row[] = [];
 const objectStoreRequests: Record<string, number> = {};
 
-async function run(mode: string, up: Up, acksLevels: (-1 | 0 | 1)[]): Promise<void> {
+async function run(mode: string, tag: string, up: Up, acksLevels: (-1 | 0 | 1)[]): Promise<void> {
   // The first broker owns the topic when it creates it (auto-creation answers there).
   const bootstrap = up.bootstrap.split(',')[0]!;
-  await producePerf({ bootstrap, topic: `warmup-${mode}`, numRecords: 20_000, recordSize: 1024, acks: 1, batchSize: 16_384, maxInFlight: 5, idempotence: false, timeoutMs: 30_000 });
+  await producePerf({ bootstrap, topic: `warmup-${tag}`, numRecords: 20_000, recordSize: 1024, acks: 1, batchSize: 16_384, maxInFlight: 5, idempotence: false, timeoutMs: 30_000 });
   for (const acks of acksLevels) {
-    const r: ProducePerfResult = await producePerf({ bootstrap, topic: `bench-${mode}-${acks}`, numRecords: RECORDS, recordSize: 1024, acks, batchSize: 16_384, maxInFlight: 5, idempotence: acks === -1, timeoutMs: 30_000 });
+    const r: ProducePerfResult = await producePerf({ bootstrap, topic: `bench-${tag}-${acks}`, numRecords: RECORDS, recordSize: 1024, acks, batchSize: 16_384, maxInFlight: 5, idempotence: acks === -1, timeoutMs: 30_000 });
     rows.push({ mode, acks, recordsPerSec: r.recordsPerSec, mbPerSec: r.mbPerSec, p50Ms: r.latency?.p50Ms ?? null, p99Ms: r.latency?.p99Ms ?? null, p999Ms: r.latency?.p999Ms ?? null });
   }
 }
@@ -65,7 +65,7 @@ try {
     const config = fsync === 'per-batch' ? ['--config', 'flush.messages=1'] : [];
     const up = JSON.parse(floe(['cluster', 'up', '--detach', '--json', '--data-dir', d, '--port-base', '0', '--mode', 'shared-nothing', '--brokers', '1', ...config])) as Up;
     try {
-      await run(`shared-nothing (fsync ${fsync})`, up, [0, 1, -1]);
+      await run(`shared-nothing (fsync ${fsync})`, `sn-${fsync}`, up, [0, 1, -1]);
     } finally {
       floe(['cluster', 'down', '--data-dir', d]);
     }
@@ -75,7 +75,7 @@ try {
   try {
     const broker = up.processes.find((p) => p.role === 'broker')!;
     const metricsUrl = `http://127.0.0.1:${broker.ports['metrics']}/metrics`;
-    await run('shared-storage', up, [0, 1, -1]);
+    await run('shared-storage', 'ss', up, [0, 1, -1]);
     // Let the last uploads finish before counting requests.
     await new Promise((r) => setTimeout(r, 3000));
     for (const op of ['put', 'get', 'head', 'delete', 'list']) objectStoreRequests[op] = await metric(metricsUrl, 'floe_objectstore_requests_total', { op });
