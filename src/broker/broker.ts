@@ -295,6 +295,11 @@ export class Broker {
     return this.storage.availableReplicas({ topic: part.topic, partition: part.index, topicId: part.topicId, leaderEpoch: part.leaderEpoch }, info?.isr ?? []);
   }
 
+  /** What Metadata reports as a partition's ISR (see StorageEngine.inSyncReplicas). */
+  inSyncReplicas(leader: number, isr: readonly number[]): number[] {
+    return this.storage.inSyncReplicas(leader, isr);
+  }
+
   /** Replicas an acks=all write to `part` needs (see StorageEngine.replicasRequired). */
   replicasRequired(part: Partition): number {
     return this.storage.replicasRequired(part.settings.minInsyncReplicas);

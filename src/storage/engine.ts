@@ -23,6 +23,13 @@ export interface StorageEngine {
    */
   availableReplicas(id: PartitionId, isr: readonly number[]): number;
   /**
+   * The replicas that really hold a partition's acknowledged data, given its leader and
+   * the ISR the controller records: what Metadata reports as the ISR. An engine that does
+   * not replicate answers the leader alone, so that clients are never told more copies
+   * exist than do.
+   */
+  inSyncReplicas(leader: number, isr: readonly number[]): number[];
+  /**
    * How many replicas an acks=all write needs, given the topic's min.insync.replicas: the
    * setting itself for replicated local logs; never fewer than the WAL ack quorum in
    * shared storage (acks=all waits for the quorum whatever the setting).

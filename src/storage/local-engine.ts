@@ -26,8 +26,13 @@ export class LocalStorageEngine implements StorageEngine {
     return LocalLog.open({ dir, fs: this.opts.fs, clock: this.opts.clock, config, logger: this.opts.logger });
   }
 
+  /** Followers do not replicate local logs yet: only the leader holds the data. */
   availableReplicas(_id: PartitionId, isr: readonly number[]): number {
-    return isr.length;
+    return Math.min(isr.length, 1);
+  }
+
+  inSyncReplicas(leader: number): number[] {
+    return leader >= 0 ? [leader] : [];
   }
 
   replicasRequired(minInsyncReplicas: number): number {

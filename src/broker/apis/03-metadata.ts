@@ -7,12 +7,13 @@ import { ErrorCode } from '../../protocol/errors.ts';
 import { Metadata } from '../../protocol/messages/03-metadata.ts';
 import type { ClusterView, TopicInfo } from '../../metadata/cluster-view.ts';
 import { topicNameProblem } from '../../metadata/cluster-view.ts';
+import type { Broker } from '../broker.ts';
 import { BrokerLimits } from '../limits.ts';
 import { defineHandler } from '../registry.ts';
 
 type TopicResponse = ResponseOf<typeof Metadata>['topics'][number];
 
-function describeTopic(t: TopicInfo): TopicResponse {
+function describeTopic(broker: Broker, t: TopicInfo): TopicResponse {
   return {
     errorCode: ErrorCode.NONE,
     name: t.name,
@@ -24,7 +25,7 @@ function describeTopic(t: TopicInfo): TopicResponse {
       leaderId: p.leader,
       leaderEpoch: p.leaderEpoch,
       replicaNodes: p.replicas,
-      isrNodes: p.isr,
+      isrNodes: broker.inSyncReplicas(p.leader, p.isr),
       offlineReplicas: [],
     })),
     topicAuthorizedOperations: -2147483648,
@@ -46,7 +47,7 @@ export const metadataHandler = defineHandler({
     let view: ClusterView = broker.view;
     let topics: TopicResponse[];
     if (all) {
-      topics = [...view.topics.values()].map(describeTopic);
+      topics = [...view.topics.values()].map((t) => describeTopic(broker, t));
     } else {
       const names = [...new Set((req.topics ?? []).map((t) => t.name))];
       const allowCreate = broker.config.autoCreateTopics && (version < 4 || req.allowAutoTopicCreation);
@@ -66,7 +67,7 @@ export const metadataHandler = defineHandler({
       }
       topics = names.map((name) => {
         const t = view.topics.get(name);
-        if (t) return describeTopic(t);
+        if (t) return describeTopic(broker, t);
         if (topicNameProblem(name, BrokerLimits.topicNameLengthMax) !== null) return missingTopic(name, ErrorCode.INVALID_TOPIC_EXCEPTION);
         return missingTopic(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
       });

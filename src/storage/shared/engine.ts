@@ -159,6 +159,11 @@ export class SharedStorageEngine implements StorageEngine {
     return this.wal.reachableNodes();
   }
 
+  /** The owner is the only replica; the WAL quorum and object storage hold the copies. */
+  inSyncReplicas(_leader: number, isr: readonly number[]): number[] {
+    return [...isr];
+  }
+
   replicasRequired(minInsyncReplicas: number): number {
     return Math.max(minInsyncReplicas, this.wal.ackQuorum);
   }
