@@ -21,6 +21,7 @@ import { systemClock } from '../src/common/clock.ts';
 import { nodeFileSystem } from '../src/common/fs.ts';
 import { announceReady, onShutdown, processLogger } from '../src/common/process.ts';
 import { CONTROLLER_MODES, type ControllerMode } from '../src/metadata/controller-api.ts';
+import { int, intIn, nonNegativeInt, port, positiveInt } from '../src/common/cli-args.ts';
 import { recoverBrokerWal } from '../src/storage/shared/log-recovery.ts';
 import { Controller, OBJECT_PREFIX_DEFAULT } from './controller.ts';
 import { ControllerConfigError } from './errors.ts';
@@ -29,33 +30,6 @@ import { ControllerLimits } from './limits.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { ackQuorumFor, parseWalNodes, type WalRecoveryConfig } from './wal-recovery.ts';
 
-function int(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${value} is not an integer`);
-  return n;
-}
-function positiveInt(value: string): number {
-  const n = int(value);
-  if (n < 1) throw new InvalidArgumentError(`${value} is not a positive integer`);
-  return n;
-}
-function port(value: string): number {
-  const n = int(value);
-  if (n < 0 || n > 65535) throw new InvalidArgumentError(`${value} is not a port (0 picks a free one)`);
-  return n;
-}
-function nonNegativeInt(value: string): number {
-  const n = int(value);
-  if (n < 0) throw new InvalidArgumentError(`${value} is not a non-negative integer`);
-  return n;
-}
-function inRange(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = int(value);
-    if (n < min || n > max) throw new InvalidArgumentError(`${value} is not in [${min}, ${max}]`);
-    return n;
-  };
-}
 function leaseMs(value: string): number {
   const n = int(value);
   if (n < ControllerLimits.leaseMsMin || n > ControllerLimits.leaseMsMax) {
@@ -118,11 +92,11 @@ export function controllerCommand(): Command {
     .option('--s3-endpoint <url>', 'shared-storage: S3-compatible endpoint (without FLOE_S3_ACCESS_KEY_ID: the embedded s3rver\'s credentials)')
     .option('--s3-bucket <name>', 'shared-storage: bucket of the objects (default: FLOE_S3_BUCKET, else floe)')
     .option('--object-prefix <prefix>', 'shared-storage: object keys start with this; only keys under it are ever collected', OBJECT_PREFIX_DEFAULT)
-    .option('--object-grace-ms <ms>', 'shared-storage: an unreferenced or never-committed object is deleted this long after', inRange(ControllerLimits.objectGraceMsMin, ControllerLimits.objectGraceMsMax), ControllerLimits.objectGraceMsDefault)
+    .option('--object-grace-ms <ms>', 'shared-storage: an unreferenced or never-committed object is deleted this long after', intIn(ControllerLimits.objectGraceMsMin, ControllerLimits.objectGraceMsMax), ControllerLimits.objectGraceMsDefault)
     .option('--orphan-scan-interval-ms <ms>', 'shared-storage: how often the bucket is listed for never-committed objects (0: never)', nonNegativeInt, ControllerLimits.orphanScanIntervalMsDefault)
     .option('--wal-nodes <host:port,...>', 'shared-storage: the WAL nodes, to fence and recover a dead broker\'s WAL before its partitions move')
     .option('--wal-ack-quorum <n>', 'shared-storage: the WAL ack quorum the brokers write with (default: a majority of --wal-nodes)', positiveInt)
-    .option('--handover-timeout-ms <ms>', 'shared-storage: a hand-over the owner has not completed in this time is abandoned', inRange(ControllerLimits.handoverTimeoutMsMin, ControllerLimits.handoverTimeoutMsMax), ControllerLimits.handoverTimeoutMsDefault)
+    .option('--handover-timeout-ms <ms>', 'shared-storage: a hand-over the owner has not completed in this time is abandoned', intIn(ControllerLimits.handoverTimeoutMsMin, ControllerLimits.handoverTimeoutMsMax), ControllerLimits.handoverTimeoutMsDefault)
     .action(async (flags: ControllerFlags) => {
       await runController(flags);
     });

@@ -14,7 +14,7 @@ import { assertLimits } from './limits.ts';
 import { Partition } from './partition.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { HandlerRegistry } from './registry.ts';
-import { topicSettings, type TopicConfigOverrides } from './topic-config.ts';
+import { InvalidConfigError, topicSettings, type TopicConfigOverrides } from './topic-config.ts';
 
 export interface BrokerConfig {
   nodeId: number;
@@ -68,6 +68,15 @@ export interface BrokerDeps {
 }
 
 export type PartitionLookup = { ok: true; partition: Partition } | { ok: false; errorCode: ErrorCodeT };
+
+/** A numeric setting by name from `settings`, `fallback` when absent; InvalidConfigError when not a number. */
+export function numberSetting(settings: Record<string, string>, name: string, fallback: number): number {
+  const v = settings[name];
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidConfigError(`${name}=${v}: not a number`);
+  return n;
+}
 
 function key(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
@@ -189,9 +198,7 @@ export class Broker {
 
   /** A broker setting by Kafka name, as a number, with its Kafka default. */
   numberSetting(name: string, kafkaDefault: number): number {
-    const v = this.config.settings[name];
-    const n = v === undefined ? kafkaDefault : Number(v);
-    return Number.isFinite(n) ? n : kafkaDefault;
+    return numberSetting(this.config.settings, name, kafkaDefault);
   }
 
   /** Opens what this broker now serves and closes what it no longer does. Serialised. */

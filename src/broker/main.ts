@@ -2,19 +2,8 @@
  * The broker process, run as `floe broker …` (the cluster launcher starts it that way).
  * Prints one ready line on stdout once it accepts Kafka requests.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
-
-function int(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${value} is not an integer`);
-  return n;
-}
-
-function keyValue(value: string, previous: Record<string, string>): Record<string, string> {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new InvalidArgumentError(`${value} is not key=value`);
-  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
-}
+import { Command, Option } from 'commander';
+import { int, keyValue } from '../common/cli-args.ts';
 
 export interface BrokerFlags {
   id: number;

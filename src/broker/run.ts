@@ -18,7 +18,7 @@ import { uploadPolicyDefault } from '../storage/shared/limits.ts';
 import { openObjectStore } from '../storage/shared/object-store-config.ts';
 import { SharedLog } from '../storage/shared/shared-log.ts';
 import { brokerApis } from './apis/index.ts';
-import { Broker, type Handover } from './broker.ts';
+import { Broker, numberSetting, type Handover } from './broker.ts';
 import { groupCoordinatorOf } from './groups/coordinator.ts';
 import { BrokerLimits } from './limits.ts';
 import type { BrokerFlags } from './main.ts';
@@ -144,10 +144,3 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
   announceReady({ role: 'broker', id: opts.id, ports: { kafka: broker.port, metrics: metricsServer.port } });
 }
 
-function numberSetting(settings: Record<string, string>, name: string, fallback: number): number {
-  const v = settings[name];
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidConfigError(`${name}=${v}: not a positive number`);
-  return n;
-}

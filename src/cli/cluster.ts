@@ -1,22 +1,9 @@
 /**
  * `floe cluster up|down|status`. See src/cluster/launcher.ts for what they do.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { collect, port, positiveInt } from '../common/cli-args.ts';
 import { addBroker, clusterDown, clusterStatus, clusterUp, removeBroker, type Mode, type UpOptions } from '../cluster/launcher.ts';
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${value} is not a positive integer`);
-  return n;
-}
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${value} is not a port (0 picks free ports)`);
-  return n;
-}
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 interface UpFlags {
   brokers: number;

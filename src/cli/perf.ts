@@ -2,15 +2,10 @@
  * `floe perf produce|consume`: load generators (see src/perf/). Each prints a readable
  * summary on stderr and one JSON line on stdout.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { positiveInt } from '../common/cli-args.ts';
 import { consumePerf } from '../perf/consume.ts';
 import { producePerf } from '../perf/produce.ts';
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${value} is not a positive integer`);
-  return n;
-}
 
 export function perfCommand(): Command {
   const perf = new Command('perf').description('load generators on floe\'s own Kafka codec');

@@ -209,18 +209,7 @@ export class SharedStorageEngine implements StorageEngine {
           brokerId: this.opts.brokerId,
           key,
           size: built.size,
-          sections: [
-            {
-              topic: log.id.topic,
-              topicId: log.id.topicId,
-              partition: log.id.partition,
-              leaderEpoch: log.id.leaderEpoch,
-              startOffset: entry.startOffset,
-              endOffset: entry.endOffset,
-              position: entry.position,
-              length: entry.length,
-            },
-          ],
+          sections: [log.sectionOf(entry)],
         });
         if (res.errorCode !== 0) {
           this.compactions.inc({ outcome: 'refused' });

@@ -18,7 +18,7 @@
  */
 import type { Logger } from 'pino';
 import { BATCH_HEADER_BYTES, readBatchHeader, scanBatches, setBaseOffset, type BatchHeader } from '../../protocol/record-batch.ts';
-import type { ObjectRange } from '../../metadata/controller-api.ts';
+import type { ObjectRange, ObjectSection } from '../../metadata/controller-api.ts';
 import { OffsetOutOfRangeError, StorageError, type AppendResult, type LogConfig, type PartitionLog, type ReadResult } from '../partition-log.ts';
 import { ProducerStateTable, type ProducerSnapshot } from '../producer-state.ts';
 import type { BrokerWal, WalItem, WalMember } from './broker-wal.ts';
@@ -237,6 +237,20 @@ export class SharedLog implements PartitionLog, WalMember {
       bytes += m.buf.length;
     }
     return out;
+  }
+
+  /** An object section of this partition at this broker's leader epoch, for a commit. */
+  sectionOf(entry: { startOffset: number; endOffset: number; position: number; length: number }): ObjectSection & { leaderEpoch: number } {
+    return {
+      topic: this.id.topic,
+      topicId: this.id.topicId,
+      partition: this.id.partition,
+      leaderEpoch: this.id.leaderEpoch,
+      startOffset: entry.startOffset,
+      endOffset: entry.endOffset,
+      position: entry.position,
+      length: entry.length,
+    };
   }
 
   /** Durable bytes waiting for an upload (the uploader's size trigger). */

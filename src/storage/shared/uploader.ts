@@ -149,20 +149,7 @@ export class Uploader {
         data: batches.map((b) => b.buf),
         metadata: encodeSectionMeta({ maxTimestamp, producers: log.producersAfter(batches) }),
       });
-      parts.push({
-        log,
-        batches,
-        section: {
-          topic: log.id.topic,
-          topicId: log.id.topicId,
-          partition: log.id.partition,
-          leaderEpoch: log.id.leaderEpoch,
-          startOffset: entry.startOffset,
-          endOffset: entry.endOffset,
-          position: entry.position,
-          length: entry.length,
-        },
-      });
+      parts.push({ log, batches, section: log.sectionOf(entry) });
     }
     if (parts.length === 0) return;
     this.waitingSince = null;
