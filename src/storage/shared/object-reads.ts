@@ -78,9 +78,4 @@ export class ObjectReads {
   async meta(range: ObjectRange, streamId: string): Promise<SectionMeta | null> {
     return decodeSectionMeta((await this.entryOf(range, streamId)).metadata);
   }
-
-  forget(key: string): void {
-    this.indexes.delete(key);
-    this.cache.invalidate(key);
-  }
 }

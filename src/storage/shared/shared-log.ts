@@ -17,7 +17,7 @@
  * A read never spans two sources: the consumer fetches again from where it stopped.
  */
 import type { Logger } from 'pino';
-import { BATCH_HEADER_BYTES, readBatchHeader, scanBatches, setBaseOffset, type BatchHeader } from '../../protocol/record-batch.ts';
+import { scanBatches, setBaseOffset, type BatchHeader } from '../../protocol/record-batch.ts';
 import type { ObjectRange, ObjectSection } from '../../metadata/controller-api.ts';
 import { OffsetOutOfRangeError, StorageError, type AppendResult, type LogConfig, type PartitionLog, type ReadResult } from '../partition-log.ts';
 import { ProducerStateTable, type ProducerSnapshot } from '../producer-state.ts';
@@ -525,11 +525,5 @@ export class SharedLog implements PartitionLog, WalMember {
     this.pendingBytes = 0;
     this.services.uploader.unregister(this);
     return Promise.resolve();
-  }
-
-  /** A batch's header size, for callers that walk sections. */
-  static readonly headerBytes = BATCH_HEADER_BYTES;
-  static headerOf(buf: Buffer): BatchHeader {
-    return readBatchHeader(buf);
   }
 }
