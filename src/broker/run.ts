@@ -13,7 +13,7 @@ import { LocalMetadataStore } from '../metadata/local-metadata-store.ts';
 import { topicConfigProblem } from '../metadata/topic-configs.ts';
 import { parseWalEndpoints } from '../../wal/index.ts';
 import { LocalStorageEngine } from '../storage/local-engine.ts';
-import { SharedStorageEngine } from '../storage/shared/engine.ts';
+import { COMPACTION_INTERVAL_MS_DEFAULT, SharedStorageEngine } from '../storage/shared/engine.ts';
 import { uploadPolicyDefault } from '../storage/shared/limits.ts';
 import { openObjectStore } from '../storage/shared/object-store-config.ts';
 import { SharedLog } from '../storage/shared/shared-log.ts';
@@ -109,6 +109,7 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
         logger: log,
         registry: metricsRegistry,
         onFenced: fenced,
+        compactionIntervalMs: numberSetting(settings, 'floe.compaction.interval.ms', COMPACTION_INTERVAL_MS_DEFAULT),
         upload: {
           objectBytes: numberSetting(settings, 'floe.upload.object.bytes', uploadPolicyDefault.objectBytes),
           intervalMs: numberSetting(settings, 'floe.upload.interval.ms', uploadPolicyDefault.intervalMs),

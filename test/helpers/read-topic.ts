@@ -40,6 +40,11 @@ export async function readTopic(bootstrap: string, topic: string): Promise<ReadR
           rackId: '',
         });
         const p = res.responses[0]!.partitions[0]!;
+        // Retention or DeleteRecords moved the start: read from where the log begins now.
+        if (p.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE && offset < p.logStartOffset) {
+          offset = p.logStartOffset;
+          continue;
+        }
         if (p.errorCode !== ErrorCode.NONE) throw new Error(`fetch ${topic}-${l.partition}@${offset}: ${errorName(p.errorCode)}`);
         const data = p.records;
         if (!Buffer.isBuffer(data) || data.length === 0) break;

@@ -97,6 +97,8 @@ export class BrokerWal {
     private readonly logger: Logger,
     /** Called once when a recovery at a newer epoch fenced this writer. */
     private readonly onFenced: (err: Error) => void = () => undefined,
+    /** Observes seconds from handing an entry to the WAL to each durability level. */
+    private readonly observe: (level: 'one' | 'quorum', seconds: number) => void = () => undefined,
   ) {
     this.trimmedTo = client.nextEntryId();
   }
@@ -155,8 +157,17 @@ export class BrokerWal {
     }
     g.entryId = append.entryId;
     this.written.push(g);
+    const started = this.clock.monotonic();
+    const elapsed = (): number => (this.clock.monotonic() - started) / 1000;
+    append.quorumDurable.then(
+      () => this.observe('quorum', elapsed()),
+      () => undefined,
+    );
     append.oneDurable.then(
-      () => g.one.resolve(),
+      () => {
+        this.observe('one', elapsed());
+        g.one.resolve();
+      },
       (err: unknown) => {
         this.noteFailure(err);
         g.one.reject(storageErrorOf(err));

@@ -12,7 +12,7 @@
  * to partitions it still owns, and then writes on at that epoch.
  */
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Clock } from '../../common/clock.ts';
 import { BlockCache, ObjectBuilder, type ObjectStore } from '../../../objectstore/index.ts';
 import type { WalEndpoint } from '../../../wal/index.ts';
@@ -46,6 +46,8 @@ export interface SharedEngineOptions {
   /** Bytes of the block cache for reads from object storage. */
   cacheBytes?: number;
   upload?: Partial<UploadPolicy>;
+  /** How often compaction looks for runs of small object ranges (default 30 s). */
+  compactionIntervalMs?: number;
   /**
    * A recovery at a newer epoch fenced this broker's WAL log (the controller declared it
    * dead): it can never write at this epoch again. The process should stop, so that it
@@ -54,8 +56,9 @@ export interface SharedEngineOptions {
   onFenced?: (err: Error) => void;
 }
 
-/** How often compaction looks for runs of small objects. */
-const COMPACTION_INTERVAL_MS = 30_000;
+
+/** How often compaction looks for runs of small objects, unless configured. */
+export const COMPACTION_INTERVAL_MS_DEFAULT = 30_000;
 
 export class SharedStorageEngine implements StorageEngine {
   readonly name = 'shared-storage';
@@ -105,7 +108,14 @@ export class SharedStorageEngine implements StorageEngine {
       logger: opts.logger,
       keepWriter: true,
     });
-    const wal = new BrokerWal(recovered.writer!, opts.clock, opts.logger, opts.onFenced);
+    const commitSeconds = new Histogram({
+      name: 'floe_broker_wal_commit_duration_seconds',
+      help: 'From handing a WAL entry to the WAL client to its durability, by level (one node: acks=1; quorum: acks=all)',
+      labelNames: ['level'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [opts.registry],
+    });
+    const wal = new BrokerWal(recovered.writer!, opts.clock, opts.logger, opts.onFenced, (level, seconds) => commitSeconds.observe({ level }, seconds));
     const cache = new BlockCache(opts.objectStore, { registry: opts.registry, ...(opts.cacheBytes !== undefined ? { capacityBytes: opts.cacheBytes } : {}) });
     const reads = new ObjectReads(opts.objectStore, cache);
     const uploader = new Uploader({
@@ -174,7 +184,7 @@ export class SharedStorageEngine implements StorageEngine {
   }
 
   private scheduleCompaction(): void {
-    this.cancelCompaction = this.opts.clock.setTimer(COMPACTION_INTERVAL_MS, () => {
+    this.cancelCompaction = this.opts.clock.setTimer(this.opts.compactionIntervalMs ?? COMPACTION_INTERVAL_MS_DEFAULT, () => {
       this.compactAll()
         .catch((err: unknown) => this.opts.logger.warn({ err }, 'compaction pass failed'))
         .finally(() => this.scheduleCompaction());
