@@ -5,6 +5,9 @@ import { Command, Option } from 'commander';
 import { collect, port, positiveInt } from '../common/cli-args.ts';
 import { addBroker, clusterDown, clusterStatus, clusterUp, removeBroker, type Mode, type UpOptions } from '../cluster/launcher.ts';
 
+/** How often a foreground cluster looks for processes that stopped. */
+const FOREGROUND_WATCH_MS = 1000;
+
 interface UpFlags {
   brokers: number;
   mode: Mode;
@@ -64,11 +67,23 @@ export function clusterCommand(): Command {
       process.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : `floe cluster is up\n${describe(summary)}\n`);
       if (flags.detach) return;
       if (!flags.json) process.stdout.write('Ctrl-C stops the cluster.\n');
+      // Stay in the foreground (signal listeners alone do not keep Node running) and say
+      // when a process of the cluster stops: a drill may have killed it, and
+      // `floe cluster up` in another terminal brings it back.
+      const reported = new Set<number>();
+      const watch = setInterval(() => {
+        for (const p of clusterStatus(state.dataDir)?.processes ?? []) {
+          if (p.alive || reported.has(p.pid)) continue;
+          reported.add(p.pid);
+          process.stderr.write(`${p.role} ${p.id} (pid ${p.pid}) is not running\n`);
+        }
+      }, FOREGROUND_WATCH_MS);
       await new Promise<void>((resolve) => {
         const stop = (): void => resolve();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+      clearInterval(watch);
       await clusterDown(state.dataDir);
       if (!flags.json) process.stdout.write('floe cluster stopped\n');
     });

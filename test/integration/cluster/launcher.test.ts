@@ -1,6 +1,7 @@
 // `floe cluster up|status|down` through the real CLI: exactly one JSON object on stdout,
 // processes that accept Kafka requests when it returns, two clusters side by side, and
 // nothing left running after `down`.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -9,7 +10,7 @@ import { KafkaConnection } from '../../../src/client/connection.ts';
 import { ErrorCode } from '../../../src/protocol/errors.ts';
 import { ApiVersions } from '../../../src/protocol/messages/18-api-versions.ts';
 import { isAlive } from '../../../src/cluster/launcher.ts';
-import { floe } from '../../helpers/floe-cluster.ts';
+import { eventually, floe, FLOE_BIN } from '../../helpers/floe-cluster.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -88,5 +89,24 @@ describe('floe cluster', () => {
     await expect(floe(['cluster', 'up', '--detach', '--json', '--data-dir', d, '--port-base', '0', '--mode', 'shared-nothing'])).rejects.toThrow(/holds a shared-storage cluster/);
     await floe(['cluster', 'down', '--data-dir', d]);
     expect(up.processes.map((p) => alive(p.pid))).toEqual(up.processes.map(() => false));
+  });
+
+  it('stays in the foreground until SIGINT (what npm start does), then stops every process', async () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'floe-launch-fg-'));
+    dirs.push(d);
+    const child = spawn(process.execPath, [FLOE_BIN, 'cluster', 'up', '--data-dir', d, '--port-base', '0', '--mode', 'shared-nothing', '--brokers', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await eventually(() => (out.includes('Ctrl-C stops the cluster') ? true : undefined), 60_000);
+    const state = JSON.parse((await floe(['cluster', 'status', '--data-dir', d, '--json'])).stdout) as { processes: { pid: number; alive: boolean }[] };
+    // Still in the foreground a moment later, with the cluster running.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(child.exitCode).toBe(null);
+    expect(state.processes.every((p) => p.alive)).toBe(true);
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out).toContain('floe cluster stopped');
+    expect(state.processes.map((p) => alive(p.pid))).toEqual(state.processes.map(() => false));
   });
 });
