@@ -38,6 +38,23 @@
  *
  * `onHighWatermark` listeners run synchronously in the writer loop right after each
  * commit, before the group's promises resolve.
+ *
+ * Replication (shared-nothing followers) adds three operations:
+ *  - `appendAsFollower` appends a batch at the offsets the leader gave it: its baseOffset
+ *    must be the log end, and neither baseOffset nor partitionLeaderEpoch is patched;
+ *  - `truncateTo(offset)` durably removes every batch at or above the batch containing
+ *    `offset`, and `truncateFullyAndStartAt(offset)` empties the log and restarts it at
+ *    `offset`. Both wait for the writer to be idle and refuse appends meanwhile. Their
+ *    steps are ordered so that a crash at any point reopens as a prefix of the log before
+ *    the call, never shorter than the truncation point: the stored high watermark and
+ *    the recovery point are lowered first (recovery then checks what follows instead of
+ *    trusting it), whole segments are deleted newest first (each deletion made durable
+ *    before the next, so no gap can appear), and a segment cut in the middle gets its
+ *    indexes rewritten before its log file is truncated and fdatasynced (an index never
+ *    points past its segment's end). The caller must not report the log end to anyone
+ *    before the call resolves;
+ *  - a stored high watermark (`storedHighWatermark`, `checkpointHighWatermark`), the
+ *    replication layer's truncation point after a restart.
  */
 import * as path from 'node:path';
 import type { Clock } from '../../common/clock.ts';
@@ -51,7 +68,7 @@ import {
   type PartitionLog,
   type ReadResult,
 } from '../partition-log.ts';
-import { NO_BATCH_AT_START, readBatches, toStorageError, walkHeaders } from './batch-io.ts';
+import { NO_BATCH_AT_START, corrupt, readBatches, toStorageError, walkHeaders } from './batch-io.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import {
   PIPELINED_WRITES_MAX,
@@ -155,6 +172,10 @@ export class LocalLog implements PartitionLog {
   private readonly tail = new TailCache();
   private readonly logStartCheckpoint: Checkpoint;
   private readonly recoveryCheckpoint: Checkpoint;
+  private readonly highWatermarkCheckpoint: Checkpoint;
+  private storedHw: number | null;
+  /** Truncations called and not yet settled: appends are refused meanwhile. */
+  private truncating = 0;
 
   private ops: WriterOp[] = [];
   /** Writes under way (no per-batch fsync), oldest first; see canPipeline. */
@@ -188,6 +209,8 @@ export class LocalLog implements PartitionLog {
     this.totalBytes = recovered.segments.reduce((n, s) => n + s.bytes, 0);
     this.logStartCheckpoint = recovered.logStartCheckpoint;
     this.recoveryCheckpoint = recovered.recoveryPointCheckpoint;
+    this.highWatermarkCheckpoint = recovered.highWatermarkCheckpoint;
+    this.storedHw = recovered.storedHighWatermark;
     this.projected = { bytes: this.active.bytes, base: this.active.base, rollAtMs: this.active.rollAtMs };
   }
 
@@ -233,15 +256,41 @@ export class LocalLog implements PartitionLog {
   // ---------------------------------------------------------------- append path
 
   append(batch: Buffer, header: BatchHeader): AppendResult {
+    const refused = this.refusal(batch, header);
+    if (refused !== null) return refused;
+    setBaseOffset(batch, this.logEnd);
+    return this.enter(batch, header);
+  }
+
+  /**
+   * Appends a batch replicated from the leader as it is: its baseOffset must be the log end
+   * (a RangeError otherwise: the caller checks), and neither it nor the partition leader
+   * epoch is patched. Otherwise as `append`.
+   */
+  appendAsFollower(batch: Buffer, header: BatchHeader): AppendResult {
+    const refused = this.refusal(batch, header);
+    if (refused !== null) return refused;
+    if (header.baseOffset !== this.logEnd) throw new RangeError(`follower append at offset ${header.baseOffset}, but the log ends at ${this.logEnd}`);
+    return this.enter(batch, header);
+  }
+
+  /** The refused result when the log takes no appends now, else null; throws on a malformed header. */
+  private refusal(batch: Buffer, header: BatchHeader): AppendResult | null {
     if (this.state !== 'open') return this.refuse(new StorageError('FLOE_ERR_STORAGE_CLOSED', `log ${this.dir} is closed`));
+    if (this.truncating > 0) return this.refuse(new StorageError('FLOE_ERR_STORAGE_CLOSED', `log ${this.dir} is being truncated`));
     if (this.fatal !== null) return this.refuse(this.fatal);
     const size = batch.length;
     if (header.sizeBytes !== size || size < BATCH_HEADER_BYTES || size > BATCH_BYTES_MAX || header.lastOffsetDelta < 0) {
       throw new RangeError(`append of a batch of ${size} bytes whose header says ${header.sizeBytes} bytes, lastOffsetDelta ${header.lastOffsetDelta}`);
     }
+    return null;
+  }
+
+  /** Puts a batch whose baseOffset is the log end into the tail cache and the open group. */
+  private enter(batch: Buffer, header: BatchHeader): AppendResult {
+    const size = batch.length;
     const base = this.logEnd;
     const next = base + header.lastOffsetDelta + 1;
-    setBaseOffset(batch, base);
     this.logEnd = next;
     const entry: TailBatch = { base, next, buf: batch, maxTimestamp: header.maxTimestamp };
     this.tail.push(entry);
@@ -675,9 +724,12 @@ export class LocalLog implements PartitionLog {
 
   // ---------------------------------------------------------------- retention
 
-  private serialize(task: () => Promise<void>): Promise<void> {
+  private serialize<T>(task: () => Promise<T>): Promise<T> {
     const run = this.maintenance.then(task);
-    this.maintenance = run.catch(() => undefined);
+    this.maintenance = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
@@ -738,6 +790,211 @@ export class LocalLog implements PartitionLog {
       await v.removeFiles(this.fs);
     }
     await this.fs.syncDir(this.dir);
+  }
+
+  // ---------------------------------------------------------------- replication
+
+  /** The high watermark last stored by checkpointHighWatermark (null: never), at most the log end. */
+  storedHighWatermark(): number | null {
+    return this.storedHw;
+  }
+
+  /**
+   * Durably stores the replicated high watermark (capped at the log end): where this
+   * replica truncates to after a restart. Serialized with truncation, which lowers it.
+   */
+  async checkpointHighWatermark(offset: number): Promise<void> {
+    this.checkReadable();
+    return this.serialize(async () => {
+      const value = Math.min(offset, this.logEnd);
+      try {
+        await this.highWatermarkCheckpoint.write(value);
+      } catch (err) {
+        throw toStorageError(err, `storing the high watermark of ${this.dir} failed`);
+      }
+      this.storedHw = value;
+    });
+  }
+
+  /**
+   * Removes every batch at or after the one containing `offset`, durably (see the top of
+   * this file for the crash argument), and resolves with the new log end: `offset` when it
+   * is a batch boundary, else the base of the batch containing it. An offset at or beyond
+   * the log end changes nothing; one at or below the log start empties the log (which
+   * then restarts at `offset`, or at the log start when the batch containing `offset`
+   * began before it). Appends are refused until it resolves. Rejects with StorageError.
+   */
+  async truncateTo(offset: number): Promise<number> {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`truncateTo(${offset})`);
+    this.checkReadable();
+    return this.exclusively(async () => {
+      if (offset >= this.logEnd) return this.logEnd;
+      if (offset <= this.logStart) return this.startFreshAt(offset);
+      const cut = await this.cutPoint(offset);
+      if (cut.boundary <= this.logStart) return this.startFreshAt(this.logStart);
+      await this.lowerCheckpoints(cut.boundary);
+      await this.removeNewest((s) => s.base >= cut.boundary);
+      if (cut.position > 0) {
+        await this.cutSegment(cut.segment, cut.position, cut.boundary);
+      } else {
+        // The cut fell on a segment's first batch: that segment is gone, and a fresh
+        // active segment continues the log there.
+        await this.pushSegment(cut.boundary);
+      }
+      this.afterTruncation(cut.boundary);
+      return cut.boundary;
+    });
+  }
+
+  /**
+   * Empties the log and restarts it at `offset` (log start and end), durably: what a
+   * follower does when the leader no longer has the offsets it would fetch from. Appends
+   * are refused until it resolves. Rejects with StorageError.
+   */
+  async truncateFullyAndStartAt(offset: number): Promise<void> {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`truncateFullyAndStartAt(${offset})`);
+    this.checkReadable();
+    return this.exclusively(async () => {
+      await this.startFreshAt(offset);
+    });
+  }
+
+  /**
+   * Runs `task` with the writer idle, serialized with retention. Appends are refused from
+   * the call on (not only once it runs), so that none can slip in between.
+   */
+  private exclusively<T>(task: () => Promise<T>): Promise<T> {
+    this.truncating++;
+    return this.serialize(async () => {
+      if (this.state !== 'open') throw new StorageError('FLOE_ERR_STORAGE_CLOSED', `log ${this.dir} is closed`);
+      // Behind every queued group: when it settles the writer is idle, and every committed
+      // byte is synced (a cut segment is then the only unsynced change).
+      await this.requestSync(true, true);
+      return await task();
+    })
+      .catch((err: unknown) => {
+        throw toStorageError(err, `truncating ${this.dir} failed`);
+      })
+      .finally(() => {
+        this.truncating--;
+      });
+  }
+
+  /** Where a truncation to `offset` (inside the log, above its start) cuts: the containing batch's start. */
+  private async cutPoint(offset: number): Promise<{ segment: Segment; position: number; boundary: number }> {
+    const seg = this.segmentFor(offset);
+    if (seg.base === offset) return { segment: seg, position: 0, boundary: offset };
+    const position = await this.locate(seg, offset);
+    if (position >= seg.bytes) throw corrupt(`${this.dir}: segment ${seg.base} ends at ${seg.endOffset}, before offset ${offset}`);
+    let boundary = -1;
+    await walkHeaders(seg.handle, position, seg.bytes, (h) => {
+      boundary = h.baseOffset;
+      return false;
+    });
+    if (boundary < 0 || boundary > offset) throw corrupt(`${this.dir}: no batch holds offset ${offset} in segment ${seg.base}`);
+    return { segment: seg, position, boundary };
+  }
+
+  /** First steps of every truncation: nothing at or above `end` is trusted or claimed after a crash. */
+  private async lowerCheckpoints(end: number): Promise<void> {
+    if (this.storedHw !== null && this.storedHw > end) {
+      await this.highWatermarkCheckpoint.write(end);
+      this.storedHw = end;
+    }
+    const rp = this.recoveryCheckpoint.value;
+    if (rp === null || rp > end) await this.recoveryCheckpoint.write(end);
+  }
+
+  /** Deletes the newest segments while `doomed` says so, each deletion durable before the next. */
+  private async removeNewest(doomed: (s: Segment) => boolean): Promise<void> {
+    while (this.segments.length > 0 && doomed(this.segments.at(-1)!)) {
+      const seg = this.segments.pop()!;
+      this.totalBytes -= seg.bytes;
+      await seg.retire();
+      await seg.removeFiles(this.fs);
+      await this.fs.syncDir(this.dir);
+    }
+  }
+
+  /** Creates an empty segment at `base` and makes it the active one, durably. */
+  private async pushSegment(base: number): Promise<void> {
+    const seg = await Segment.create(this.fs, this.dir, base, this.clock.now(), this.config.indexIntervalBytes);
+    this.segments.push(seg);
+    await this.fs.syncDir(this.dir);
+  }
+
+  /**
+   * Cuts `seg` (now the newest segment) at `position`, where the batch starting at
+   * `boundary` begins: rebuilds its in-memory state from its last usable index entry,
+   * rewrites its index files, then truncates and fdatasyncs the log file.
+   */
+  private async cutSegment(seg: Segment, position: number, boundary: number): Promise<void> {
+    const o = seg.offsetIndex;
+    const t = seg.timeIndex;
+    const rel = boundary - seg.base;
+    // Resume at the last offset entry before the cut that the time index also covers, so
+    // the running maximum timestamp is that time entry's plus what the walk finds.
+    let from = { position: 0, offset: seg.base };
+    let maxTimestamp = -1;
+    let keepOffsetEntries = 0;
+    let keepTimeEntries = 0;
+    const lastTime = t.countUpToRel(rel) - 1;
+    if (lastTime >= 0) {
+      const i = Math.min(o.floor(t.relAt(lastTime)), o.countBelowPosition(position) - 1);
+      if (i >= 0) {
+        from = { position: o.posAt(i), offset: seg.base + o.relAt(i) };
+        maxTimestamp = t.timestampAt(lastTime);
+        keepOffsetEntries = i + 1;
+        keepTimeEntries = t.countUpToRel(o.relAt(i));
+      }
+    }
+    o.truncate(keepOffsetEntries);
+    t.truncate(keepTimeEntries);
+    seg.resumeAt(from.position, from.offset, maxTimestamp);
+    if (from.position < position) {
+      await walkHeaders(seg.handle, from.position, position, (h, at) => {
+        seg.noteBatch(h.baseOffset, h.baseOffset + h.lastOffsetDelta + 1, at, h.sizeBytes, h.maxTimestamp);
+        return true;
+      });
+    }
+    if (seg.endOffset !== boundary || seg.bytes !== position) {
+      throw corrupt(`${seg.path(SegmentFile.LOG)}: batches before position ${position} end at offset ${seg.endOffset}, not ${boundary}`);
+    }
+    await seg.rewriteIndexes(this.fs);
+    await seg.handle.truncate(position);
+    await seg.handle.datasync();
+    seg.markSynced();
+  }
+
+  /** Empties the log and restarts it at `offset` (inside `exclusively`). Resolves with `offset`. */
+  private async startFreshAt(offset: number): Promise<number> {
+    await this.lowerCheckpoints(offset);
+    // A log start beyond the surviving end makes recovery restart the log empty there, so
+    // a crash after this point but before the last deletion loses nothing it should keep.
+    await this.logStartCheckpoint.write(offset);
+    this.logStart = offset;
+    await this.removeNewest(() => true);
+    await this.pushSegment(offset);
+    // Nothing below `offset` is left here, and the leader's high watermark is at least its
+    // log start: the stored high watermark moves to the new start, so that a restart does
+    // not truncate an empty log again.
+    if (this.storedHw !== offset) {
+      await this.highWatermarkCheckpoint.write(offset);
+      this.storedHw = offset;
+    }
+    this.afterTruncation(offset);
+    return offset;
+  }
+
+  /** The in-memory side of a truncation to `end`: the active segment, the tail cache, the counters. */
+  private afterTruncation(end: number): void {
+    this.active = this.segments.at(-1)!;
+    this.logEnd = end;
+    this.hw = end;
+    this.tail.truncateFrom(end);
+    this.totalBytes = this.segments.reduce((n, s) => n + s.bytes, 0);
+    const seg = this.active;
+    this.projected = { bytes: seg.bytes, base: seg.base, rollAtMs: seg.rollAtMs };
   }
 
   // ---------------------------------------------------------------- lifecycle

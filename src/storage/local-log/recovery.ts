@@ -42,6 +42,11 @@ import { SEGMENT_FILE_PATTERN, Segment, SegmentFile, removeSegmentFiles, segment
 export const CheckpointFile = {
   LOG_START: 'log-start-offset.checkpoint',
   RECOVERY_POINT: 'recovery-point.checkpoint',
+  /**
+   * The replicated high watermark this replica last knew (shared-nothing replication): a
+   * follower truncates to it before it fetches from a leader. Recovery only reads it.
+   */
+  HIGH_WATERMARK: 'high-watermark.checkpoint',
 } as const;
 
 /** Temp files of `writeFileAtomic` (NodeFileSystem: `.tmp-<pid>`, SimulatedFileSystem: `.tmp`). */
@@ -61,6 +66,9 @@ export interface RecoveredLog {
   logStartOffset: number;
   logStartCheckpoint: Checkpoint;
   recoveryPointCheckpoint: Checkpoint;
+  /** The stored high watermark (null when none was stored), at most the recovered log end. */
+  highWatermarkCheckpoint: Checkpoint;
+  storedHighWatermark: number | null;
 }
 
 async function readIfPresent(fs: FileSystem, file: string): Promise<Buffer> {
@@ -96,9 +104,11 @@ export async function recoverLog(ctx: RecoveryContext): Promise<RecoveredLog> {
 
   const logStartFile = path.join(dir, CheckpointFile.LOG_START);
   const recoveryFile = path.join(dir, CheckpointFile.RECOVERY_POINT);
+  const highWatermarkFile = path.join(dir, CheckpointFile.HIGH_WATERMARK);
   const logStartRead = await readCheckpoint(fs, logStartFile);
   const recoveryRead = await readCheckpoint(fs, recoveryFile);
-  for (const [file, read] of [[logStartFile, logStartRead], [recoveryFile, recoveryRead]] as const) {
+  const highWatermarkRead = await readCheckpoint(fs, highWatermarkFile);
+  for (const [file, read] of [[logStartFile, logStartRead], [recoveryFile, recoveryRead], [highWatermarkFile, highWatermarkRead]] as const) {
     if (read.kind === 'invalid') logger.warn({ file, text: read.text }, 'checkpoint unreadable; ignoring it');
   }
   // Without a recovery point every segment is checked: slower, never wrong.
@@ -203,7 +213,11 @@ export async function recoverLog(ctx: RecoveryContext): Promise<RecoveredLog> {
     await recoveryPointCheckpoint.write(last.endOffset);
     const logStartCheckpoint = new Checkpoint(fs, logStartFile, logStartRead.kind === 'ok' ? logStartRead.offset : null);
     await logStartCheckpoint.write(logStart);
-    return { segments, logStartOffset: logStart, logStartCheckpoint, recoveryPointCheckpoint };
+    // A stored high watermark above what survived (power loss took an unsynced tail) says
+    // nothing about offsets this log no longer has: only the part it still holds counts.
+    const highWatermarkCheckpoint = new Checkpoint(fs, highWatermarkFile, highWatermarkRead.kind === 'ok' ? highWatermarkRead.offset : null);
+    const storedHighWatermark = highWatermarkRead.kind === 'ok' ? Math.min(highWatermarkRead.offset, last.endOffset) : null;
+    return { segments, logStartOffset: logStart, logStartCheckpoint, recoveryPointCheckpoint, highWatermarkCheckpoint, storedHighWatermark };
   } catch (err) {
     for (const seg of segments) await seg.retire().catch(() => undefined);
     for (const handle of loose.values()) await handle.close().catch(() => undefined);
