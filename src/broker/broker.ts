@@ -2,6 +2,11 @@
  * The broker: a Kafka listener, the partitions this broker serves, and the metadata it
  * answers from. It follows its MetadataStore: after every metadata change it opens the
  * partitions it now owns and closes (or deletes) the ones it no longer serves.
+ *
+ * With replication (shared-nothing, following a controller) it also follows the
+ * partitions it holds a replica of without leading them (ReplicaManager), and a
+ * partition it leads is opened over a ReplicatedLog. A role change closes the partition
+ * in its old role before opening it in the new one, so the two never share a log.
  */
 import * as net from 'node:net';
 import type { Logger } from 'pino';
@@ -14,6 +19,7 @@ import { assertLimits } from './limits.ts';
 import { Partition } from './partition.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { HandlerRegistry } from './registry.ts';
+import type { ReplicaManager, ReplicaState } from './replication/replica-manager.ts';
 import { InvalidConfigError, topicSettings, type TopicConfigOverrides } from './topic-config.ts';
 
 export interface BrokerConfig {
@@ -61,6 +67,8 @@ export interface BrokerDeps {
   storage: (store: MetadataStore) => Promise<StorageEngine>;
   /** Completes a hand-over once the partition is closed here (shared storage). */
   handover?: (h: Handover) => Promise<void>;
+  /** Follower replication (shared-nothing with a controller), created once storage is open. */
+  replication?: (ctx: { store: MetadataStore; storage: StorageEngine }) => ReplicaManager;
   registry: HandlerRegistry;
   logger: Logger;
   clock: Clock;
@@ -94,6 +102,7 @@ export class Broker {
   private readonly opening = new Map<string, Promise<void>>();
   private store!: MetadataStore;
   private storage!: StorageEngine;
+  private replication: ReplicaManager | null = null;
   /** Resolves once metadata and storage are open: connections wait for it. */
   private readonly ready: Promise<void>;
   private markReady!: () => void;
@@ -166,6 +175,12 @@ export class Broker {
     };
     this.store = await this.deps.metadata(self);
     this.storage = await this.deps.storage(this.store);
+    this.replication = this.deps.replication?.({ store: this.store, storage: this.storage }) ?? null;
+    this.metrics.countUnderReplicatedWith(() => {
+      let n = 0;
+      for (const p of this.partitions.values()) if (p.replication !== null && p.replication.isr().length < p.replication.replicas().length) n++;
+      return n;
+    });
     this.store.onChange(() => void this.reconcile());
     await this.reconcile();
     this.scheduleRetention();
@@ -205,23 +220,31 @@ export class Broker {
   reconcile(): Promise<void> {
     const run = async (): Promise<void> => {
       const view = this.store.current();
-      const wanted = new Map<string, { topic: TopicInfo; index: number; epoch: number }>();
+      const wanted = new Map<string, { topic: TopicInfo; index: number; epoch: number; state: ReplicaState }>();
       const handovers = new Map<string, Omit<Handover, 'closed'>>();
+      const follows = new Map<string, { topic: TopicInfo; state: ReplicaState }>();
+      const replication = this.replication;
       for (const topic of view.topics.values()) {
-        for (const p of topic.partitions as (PartitionInfo & { handoverTo?: number })[]) {
-          if (p.leader !== this.nodeId) continue;
+        for (const p of topic.partitions as (PartitionInfo & { handoverTo?: number; partitionEpoch?: number })[]) {
           const k = key(topic.name, p.index);
+          if (p.leader !== this.nodeId) {
+            if (replication && p.replicas.includes(this.nodeId)) follows.set(k, { topic, state: p });
+            continue;
+          }
           if (p.handoverTo !== undefined && this.deps.handover) handovers.set(k, { topic: topic.name, partition: p.index, leaderEpoch: p.leaderEpoch, to: p.handoverTo });
-          else wanted.set(k, { topic, index: p.index, epoch: p.leaderEpoch });
+          else wanted.set(k, { topic, index: p.index, epoch: p.leaderEpoch, state: p });
         }
       }
       const closing: Promise<void>[] = [];
       const closedNow = new Map<string, Partition>();
       for (const [k, part] of this.partitions) {
         const w = wanted.get(k);
-        if (w && w.topic.id === part.topicId) {
+        // A replicated leader whose epoch moved lost and regained leadership meanwhile:
+        // what it knew of its followers is stale, so it is opened afresh.
+        if (w && w.topic.id === part.topicId && (part.replication === null || w.epoch === part.leaderEpoch)) {
           part.leaderEpoch = w.epoch;
           part.settings = topicSettings(w.topic.config, this.config.topicDefaults);
+          part.replication?.update({ replicas: w.state.replicas, isr: w.state.isr, partitionEpoch: w.state.partitionEpoch ?? 0 }, part.settings.minInsyncReplicas);
           continue;
         }
         this.partitions.delete(k);
@@ -233,6 +256,14 @@ export class Broker {
             await (topicGone ? part.destroy() : part.close());
           })(),
         );
+      }
+      if (replication) {
+        for (const [k, f] of [...replication.followed()]) {
+          const w = follows.get(k);
+          if (w && w.topic.id === f.topicId) continue;
+          const topicGone = ![...view.topics.values()].some((t) => t.id === f.topicId);
+          closing.push(replication.stopFollowing(k, { destroy: topicGone }));
+        }
       }
       await Promise.all(closing);
       // Hand-overs: the partition is closed here (its data uploaded); release it.
@@ -247,7 +278,16 @@ export class Broker {
       const opens: Promise<void>[] = [];
       for (const [k, w] of wanted) {
         if (this.partitions.has(k)) continue;
-        opens.push(this.openPartition(k, w.topic, w.index, w.epoch));
+        opens.push(this.openPartition(k, w.topic, w.index, w.epoch, w.state));
+      }
+      if (replication) {
+        for (const [k, w] of follows) {
+          const settings = topicSettings(w.topic.config, this.config.topicDefaults);
+          const id = { topic: w.topic.name, partition: w.state.index, topicId: w.topic.id, leaderEpoch: w.state.leaderEpoch };
+          opens.push(
+            replication.follow(k, id, settings.log, w.state).catch((err: unknown) => this.logger.error({ err, topic: id.topic, partition: id.partition }, 'cannot follow partition')),
+          );
+        }
       }
       await Promise.all(opens);
       this.metrics.partitions.set(this.partitions.size);
@@ -257,10 +297,12 @@ export class Broker {
     return this.reconciling;
   }
 
-  private async openPartition(k: string, topic: TopicInfo, index: number, epoch: number): Promise<void> {
+  private async openPartition(k: string, topic: TopicInfo, index: number, epoch: number, state: ReplicaState): Promise<void> {
     const settings = topicSettings(topic.config, this.config.topicDefaults);
     const opened = (async () => {
-      const log = await this.storage.openLog({ topic: topic.name, partition: index, topicId: topic.id, leaderEpoch: epoch }, settings.log);
+      const id = { topic: topic.name, partition: index, topicId: topic.id, leaderEpoch: epoch };
+      const replicated = this.replication ? await this.replication.openLeader(id, settings.log, state, settings.minInsyncReplicas) : null;
+      const log = replicated ?? (await this.storage.openLog(id, settings.log));
       const part = new Partition({
         topic: topic.name,
         topicId: topic.id,
@@ -270,6 +312,7 @@ export class Broker {
         leaderEpoch: epoch,
         logger: this.logger,
         now: () => this.clock.now(),
+        ...(replicated ? { replication: replicated } : {}),
       });
       await part.loadProducerState();
       this.partitions.set(k, part);
@@ -348,6 +391,7 @@ export class Broker {
       }),
     );
     this.partitions.clear();
+    await this.replication?.close();
     // Storage first: a shared-storage engine finishes its uploads and closes its WAL log,
     // and only then does the store tell the controller that this broker is gone.
     await this.storage?.close();

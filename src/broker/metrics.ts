@@ -13,6 +13,14 @@ export class BrokerMetrics {
   readonly connections: Gauge;
   readonly partitions: Gauge;
   readonly closedConnections: Counter<'reason'>;
+  /** Shared-nothing replication: a follower's distance behind its leader's high watermark. */
+  readonly followerLagOffsets: Gauge<'topic' | 'partition'>;
+  readonly isrShrinks: Counter;
+  readonly isrExpands: Counter;
+  /** Partitions this broker leads whose ISR is smaller than their replica set (set by the broker at each scrape). */
+  readonly underReplicatedPartitions: Gauge;
+  readonly replicationFetchedBytes: Counter;
+  private underReplicated: () => number = () => 0;
 
   constructor(readonly registry: Registry) {
     const registers = [registry];
@@ -30,5 +38,28 @@ export class BrokerMetrics {
     this.connections = new Gauge({ name: 'floe_broker_connections', help: 'Open client connections', registers });
     this.partitions = new Gauge({ name: 'floe_broker_partitions', help: 'Partitions this broker serves', registers });
     this.closedConnections = new Counter({ name: 'floe_broker_closed_connections_total', help: 'Connections the broker closed, by reason', labelNames: ['reason'], registers });
+    this.followerLagOffsets = new Gauge({
+      name: 'floe_broker_follower_lag_offsets',
+      help: 'Shared-nothing followers: offsets between the leader\'s high watermark and this replica\'s log end, as of the last fetch',
+      labelNames: ['topic', 'partition'],
+      registers,
+    });
+    this.isrShrinks = new Counter({ name: 'floe_broker_isr_shrinks_total', help: 'Replicas removed from ISRs of partitions this broker leads, for lagging', registers });
+    this.isrExpands = new Counter({ name: 'floe_broker_isr_expands_total', help: 'Replicas added to ISRs of partitions this broker leads, once caught up', registers });
+    const count = (): number => this.underReplicated();
+    this.underReplicatedPartitions = new Gauge({
+      name: 'floe_broker_under_replicated_partitions',
+      help: 'Partitions this broker leads whose ISR is smaller than their replica set',
+      registers,
+      collect() {
+        this.set(count());
+      },
+    });
+    this.replicationFetchedBytes = new Counter({ name: 'floe_broker_replication_fetched_bytes_total', help: 'Record batch bytes this broker fetched from leaders as a follower', registers });
+  }
+
+  /** Where the under-replicated gauge reads its value at each scrape. */
+  countUnderReplicatedWith(count: () => number): void {
+    this.underReplicated = count;
   }
 }

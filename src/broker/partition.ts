@@ -8,6 +8,10 @@
  * returns. If the log fails an append, that batch and every later one are gone from the
  * log; the producer table is rebuilt from the log before the next idempotent write is
  * accepted, so sequences never point at records that do not exist.
+ *
+ * A partition led in a replicated shared-nothing cluster also has `replication` (its log
+ * is a ReplicatedLog): followers read from it up to the committed end, and consumers are
+ * woken by every high-watermark advance, including those a follower's fetch causes.
  */
 import type { Logger } from 'pino';
 import { ErrorCode, type ErrorCode as ErrorCodeT } from '../protocol/errors.ts';
@@ -17,6 +21,7 @@ import { decodeRecordBatch } from '../protocol/records.ts';
 import { OffsetOutOfRangeError, StorageError, type PartitionLog } from '../storage/partition-log.ts';
 import { kafkaCodeOf } from './errors.ts';
 import { ProducerStateTable } from '../storage/producer-state.ts';
+import type { LeaderReplication } from './replication/replicated-log.ts';
 import type { TopicSettings } from './topic-config.ts';
 
 export interface ProduceOutcome {
@@ -64,6 +69,8 @@ export class Partition {
   readonly log: PartitionLog;
   settings: TopicSettings;
   leaderEpoch: number;
+  /** Set when followers replicate this partition (shared-nothing with a controller). */
+  readonly replication: LeaderReplication | null;
   private readonly logger: Logger;
   private readonly now: () => number;
 
@@ -76,6 +83,7 @@ export class Partition {
     leaderEpoch: number;
     logger: Logger;
     now: () => number;
+    replication?: LeaderReplication;
   }) {
     this.topic = opts.topic;
     this.topicId = opts.topicId;
@@ -85,6 +93,10 @@ export class Partition {
     this.leaderEpoch = opts.leaderEpoch;
     this.logger = opts.logger;
     this.now = opts.now;
+    this.replication = opts.replication ?? null;
+    // A follower's fetch can move the high watermark with no append of ours resolving:
+    // consumers waiting for data are woken by the log itself.
+    if (this.replication !== null) this.log.onHighWatermark(() => this.wakeWaiters());
   }
 
   /**
@@ -205,9 +217,12 @@ export class Partition {
     const logStartOffset = this.log.logStartOffset();
     const base = { highWatermark: hw, logStartOffset, chunks: [] as Buffer[], bytes: 0 };
     // Fetching at the high watermark is a normal, empty answer; beyond it, or below the
-    // log start, the consumer must reset.
-    if (offset < logStartOffset || offset > hw) return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
-    if (offset === hw) return { ...base, errorCode: ErrorCode.NONE };
+    // log start, the consumer must reset. A replicated leader answers offsets up to its log
+    // end with no records, as Kafka does: a new leader's high watermark may trail the one
+    // consumers saw from the old leader until its followers fetch again.
+    if (offset < logStartOffset) return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+    if (offset > hw && !(this.replication !== null && offset <= this.log.logEndOffset())) return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+    if (offset >= hw) return { ...base, errorCode: ErrorCode.NONE };
     try {
       const r = await this.log.read(offset, maxBytes, hw);
       return { ...base, errorCode: ErrorCode.NONE, chunks: r.chunks, bytes: r.bytes };
@@ -215,6 +230,46 @@ export class Partition {
       if (err instanceof OffsetOutOfRangeError) return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
       return { ...base, errorCode: kafkaCodeOf(err) };
     }
+  }
+
+  /**
+   * A follower's fetch (replica `replicaId`) at `offset` is its progress report: the
+   * leader records it when the offset is one the follower can hold (see readForFollower).
+   */
+  recordFollowerFetch(replicaId: number, offset: number): void {
+    const r = this.replication;
+    if (r === null || this.closed || !r.validFetchOffset(offset)) return;
+    r.followerFetched(replicaId, offset);
+  }
+
+  /**
+   * Whole batches from `offset` up to the committed end, for follower `replicaId`.
+   * OFFSET_OUT_OF_RANGE outside [log start, committed end], with the high watermark and
+   * log start the follower needs to decide what to do.
+   */
+  async readForFollower(replicaId: number, offset: number, maxBytes: number): Promise<FetchSlice> {
+    const r = this.replication;
+    const base = { highWatermark: this.log.highWatermark(), logStartOffset: this.log.logStartOffset(), chunks: [] as Buffer[], bytes: 0 };
+    if (r === null || this.closed || !r.replicas().includes(replicaId)) return { ...base, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    if (!r.validFetchOffset(offset)) return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+    try {
+      const read = await r.readForFollower(offset, maxBytes);
+      return { ...base, highWatermark: this.log.highWatermark(), errorCode: ErrorCode.NONE, chunks: read.chunks, bytes: read.bytes };
+    } catch (err) {
+      if (err instanceof OffsetOutOfRangeError) return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+      return { ...base, errorCode: kafkaCodeOf(err) };
+    }
+  }
+
+  /** Registers a callback for the next advance of the committed end (followers' long-poll); returns its cancel. */
+  onFollowerData(fn: () => void): () => void {
+    if (this.replication === null) return () => undefined;
+    let cancel: (() => void) | null = null;
+    cancel = this.replication.onFollowerData(() => {
+      cancel?.();
+      fn();
+    });
+    return cancel;
   }
 
   /**

@@ -23,13 +23,15 @@ import { groupCoordinatorOf } from './groups/coordinator.ts';
 import { BrokerLimits } from './limits.ts';
 import type { BrokerFlags } from './main.ts';
 import { BrokerMetrics } from './metrics.ts';
+import { ReplicaManager } from './replication/replica-manager.ts';
+import { replicationSettings } from './replication/settings.ts';
 import { InvalidConfigError, validateTopicConfig } from './topic-config.ts';
 
 /** Exit code of a broker whose WAL log another writer fenced (EX_TEMPFAIL: restart it). */
 const BROKER_FENCED_EXIT_CODE = 75;
 
 /** Settings given with --config that are not topic defaults: they configure the broker itself. */
-const BROKER_SETTING = /^(auto\.create\.topics\.enable|num\.partitions|default\.replication\.factor|offsets?\.|group\.|transactional\.|log\.|floe\.)/;
+const BROKER_SETTING = /^(auto\.create\.topics\.enable|num\.partitions|default\.replication\.factor|offsets?\.|group\.|transactional\.|log\.|replica\.|floe\.)/;
 
 export async function runBroker(opts: BrokerFlags): Promise<void> {
   const log = processLogger(`broker-${opts.id}`);
@@ -40,10 +42,15 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
   const topicDefaults = Object.fromEntries(Object.entries(opts.config).filter(([k]) => !BROKER_SETTING.test(k)));
   const settings = Object.fromEntries(Object.entries(opts.config).filter(([k]) => BROKER_SETTING.test(k)));
   validateTopicConfig(topicDefaults);
+  // Followers replicate local logs when a controller keeps the ISR (shared-nothing with a
+  // controller); a standalone broker holds every partition alone.
+  const replicated = !sharedStorage && opts.controller !== undefined;
+  const replication = replicated ? replicationSettings(settings) : null;
   const dataDir = path.resolve(opts.dataDir);
   const metricsRegistry = new Registry();
   collectDefaultMetrics({ register: metricsRegistry });
   let controllerStore: ControllerMetadataStore | null = null;
+  const brokerMetrics = new BrokerMetrics(metricsRegistry);
   // Declared dead and fenced while it was stopped or cut off: this process can never
   // write again. It exits so that a restart recovers at a new epoch and serves again.
   const fenced = (err: Error): void => {
@@ -84,7 +91,7 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
       return store;
     },
     storage: async () => {
-      if (!sharedStorage) return new LocalStorageEngine({ dataDir, fs: nodeFileSystem, clock: systemClock, logger: log });
+      if (!sharedStorage) return new LocalStorageEngine({ dataDir, fs: nodeFileSystem, clock: systemClock, logger: log, replicated });
       const store = controllerStore!;
       const walEpoch = store.walEpoch;
       // A re-registration after being declared dead comes with a newer WAL epoch: the
@@ -128,10 +135,27 @@ export async function runBroker(opts: BrokerFlags): Promise<void> {
           },
         }
       : {}),
+    ...(replication
+      ? {
+          replication: ({ store, storage }: { store: unknown; storage: unknown }) => {
+            if (!(store instanceof ControllerMetadataStore) || !(storage instanceof LocalStorageEngine)) throw new Error('replication needs a controller and local storage');
+            return new ReplicaManager({
+              self: opts.id,
+              engine: storage,
+              view: () => store.current(),
+              alterIsr: (req) => store.alterIsr(req),
+              settings: replication,
+              clock: systemClock,
+              logger: log,
+              metrics: brokerMetrics,
+            });
+          },
+        }
+      : {}),
     registry: brokerApis(),
     logger: log,
     clock: systemClock,
-    metrics: new BrokerMetrics(metricsRegistry),
+    metrics: brokerMetrics,
   });
   // The coordinator follows the __consumer_offsets partitions this broker serves from the
   // start, so that they load at once rather than at the first group request.

@@ -7,6 +7,14 @@
 // Size limits follow KIP-74: partition_max_bytes per partition and max_bytes for the
 // whole response, except that the first batch found is always returned whole, so that a
 // consumer makes progress past a batch larger than its limits.
+//
+// A fetch with replica_id ≥ 0 comes from a follower (shared-nothing replication). It is
+// answered only for partitions this broker leads with that replica among their replicas
+// (NOT_LEADER_OR_FOLLOWER otherwise), at the leader epoch the follower names
+// (FENCED_LEADER_EPOCH when it names an older one, UNKNOWN_LEADER_EPOCH a newer one); it
+// reads up to the leader's committed end rather than the high watermark, its fetch offset
+// is the follower's progress report (recorded once per request), and it long-polls on
+// appends rather than on high-watermark advances.
 import type { RequestOf, ResponseOf } from '../../protocol/api.ts';
 import { ErrorCode } from '../../protocol/errors.ts';
 import { Fetch } from '../../protocol/messages/01-fetch.ts';
@@ -27,25 +35,32 @@ interface Target {
   lookupError: number;
 }
 
+/** A follower's replica id; -1 for consumers. */
+type ReplicaId = number;
+
 function targetsOf(broker: Broker, req: FetchRequest): Target[] {
   const out: Target[] = [];
+  const replica = req.replicaId >= 0;
   for (const t of req.topics) {
     for (const p of t.partitions) {
       const lookup = broker.partition(t.topic, p.partition);
-      out.push({
-        topic: t.topic,
-        partition: p.partition,
-        fetchOffset: p.fetchOffset,
-        maxBytes: Math.max(0, p.partitionMaxBytes),
-        part: lookup.ok ? lookup.partition : null,
-        lookupError: lookup.ok ? ErrorCode.NONE : lookup.errorCode,
-      });
+      let part = lookup.ok ? lookup.partition : null;
+      let lookupError: number = lookup.ok ? ErrorCode.NONE : lookup.errorCode;
+      if (replica && part !== null && p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== part.leaderEpoch) {
+        lookupError = p.currentLeaderEpoch < part.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
+        part = null;
+      }
+      out.push({ topic: t.topic, partition: p.partition, fetchOffset: p.fetchOffset, maxBytes: Math.max(0, p.partitionMaxBytes), part, lookupError });
     }
   }
   return out;
 }
 
-async function readAll(targets: Target[], responseBytesMax: number): Promise<{ slices: (FetchSlice | null)[]; bytes: number; error: boolean }> {
+function readOne(t: Target & { part: Partition }, replicaId: ReplicaId, budget: number): Promise<FetchSlice> {
+  return replicaId >= 0 ? t.part.readForFollower(replicaId, t.fetchOffset, budget) : t.part.read(t.fetchOffset, budget);
+}
+
+async function readAll(targets: Target[], responseBytesMax: number, replicaId: ReplicaId): Promise<{ slices: (FetchSlice | null)[]; bytes: number; error: boolean }> {
   const slices: (FetchSlice | null)[] = [];
   let bytes = 0;
   let error = false;
@@ -62,7 +77,7 @@ async function readAll(targets: Target[], responseBytesMax: number): Promise<{ s
       slices.push({ errorCode: ErrorCode.NONE, highWatermark: t.part.log.highWatermark(), logStartOffset: t.part.log.logStartOffset(), chunks: [], bytes: 0 });
       continue;
     }
-    const slice = await t.part.read(t.fetchOffset, budget);
+    const slice = await readOne({ ...t, part: t.part }, replicaId, budget);
     if (slice.errorCode !== ErrorCode.NONE) error = true;
     bytes += slice.bytes;
     slices.push(slice);
@@ -70,7 +85,7 @@ async function readAll(targets: Target[], responseBytesMax: number): Promise<{ s
   return { slices, bytes, error };
 }
 
-function waitForData(broker: Broker, targets: Target[], ms: number): Promise<void> {
+function waitForData(broker: Broker, targets: Target[], ms: number, replicaId: ReplicaId): Promise<void> {
   return new Promise((resolve) => {
     const cancels: (() => void)[] = [];
     const done = (): void => {
@@ -78,7 +93,12 @@ function waitForData(broker: Broker, targets: Target[], ms: number): Promise<voi
       resolve();
     };
     cancels.push(broker.clock.setTimer(ms, done));
-    for (const t of targets) if (t.part) cancels.push(t.part.onData(done));
+    for (const t of targets) {
+      if (!t.part) continue;
+      // onData also fires when the partition closes, which ends a follower's wait too.
+      cancels.push(t.part.onData(done));
+      if (replicaId >= 0) cancels.push(t.part.onFollowerData(done));
+    }
   });
 }
 
@@ -91,14 +111,17 @@ export const fetchHandler = defineHandler({
     const responseBytesMax = Math.min(Math.max(req.maxBytes, 1), BrokerLimits.fetchResponseBytesMax);
     const deadline = broker.clock.monotonic() + Math.min(Math.max(req.maxWaitMs, 0), BrokerLimits.fetchWaitMsMax);
     const targets = targetsOf(broker, req);
-    let read = await readAll(targets, responseBytesMax);
+    const replicaId = Math.max(req.replicaId, -1);
+    // A follower's fetch offsets are its progress: recorded once, when the request arrives.
+    if (replicaId >= 0) for (const t of targets) t.part?.recordFollowerFetch(replicaId, t.fetchOffset);
+    let read = await readAll(targets, responseBytesMax, replicaId);
     for (;;) {
       const left = deadline - broker.clock.monotonic();
       if (read.error || read.bytes >= Math.max(req.minBytes, 1) || left <= 0 || targets.length === 0) break;
-      await waitForData(broker, targets, left);
-      read = await readAll(targets, responseBytesMax);
+      await waitForData(broker, targets, left, replicaId);
+      read = await readAll(targets, responseBytesMax, replicaId);
     }
-    broker.metrics.fetchedBytes.inc(read.bytes);
+    if (replicaId < 0) broker.metrics.fetchedBytes.inc(read.bytes);
     const readCommitted = req.isolationLevel === 1;
     const byTopic = new Map<string, PartitionResponse[]>();
     targets.forEach((t, i) => {
