@@ -339,10 +339,15 @@ export class Broker {
     return { ok: false, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
   }
 
-  /** Replicas able to acknowledge an acks=all write to `part` now (see StorageEngine). */
+  /**
+   * Replicas able to acknowledge an acks=all write to `part` now (see StorageEngine). A
+   * replicated leader counts the ISR it holds itself: it learns the controller's answer to
+   * its own ISR changes first.
+   */
   availableReplicas(part: Partition): number {
     const info = this.view.topics.get(part.topic)?.partitions[part.index];
-    return this.storage.availableReplicas({ topic: part.topic, partition: part.index, topicId: part.topicId, leaderEpoch: part.leaderEpoch }, info?.isr ?? []);
+    const isr = part.replication?.isr() ?? info?.isr ?? [];
+    return this.storage.availableReplicas({ topic: part.topic, partition: part.index, topicId: part.topicId, leaderEpoch: part.leaderEpoch }, isr);
   }
 
   /** What Metadata reports as a partition's ISR (see StorageEngine.inSyncReplicas). */
