@@ -8,13 +8,14 @@
 // whole response, except that the first batch found is always returned whole, so that a
 // consumer makes progress past a batch larger than its limits.
 //
-// A fetch with replica_id ≥ 0 comes from a follower (shared-nothing replication). It is
-// answered only for partitions this broker leads with that replica among their replicas
-// (NOT_LEADER_OR_FOLLOWER otherwise), at the leader epoch the follower names
-// (FENCED_LEADER_EPOCH when it names an older one, UNKNOWN_LEADER_EPOCH a newer one); it
-// reads up to the leader's committed end rather than the high watermark, its fetch offset
-// is the follower's progress report (recorded once per request), and it long-polls on
-// appends rather than on high-watermark advances.
+// A fetch with replica_id ≥ 0 comes from a follower (shared-nothing replication); for a
+// partition without replication (shared storage, a standalone broker) it is read as a
+// consumer's, as before. It is answered only for partitions this broker leads with that
+// replica among their replicas (NOT_LEADER_OR_FOLLOWER otherwise), at the leader epoch
+// the follower names (FENCED_LEADER_EPOCH when it names an older one,
+// UNKNOWN_LEADER_EPOCH a newer one); it reads up to the leader's committed end rather
+// than the high watermark, its fetch offset is the follower's progress report (recorded
+// once per request), and it long-polls on appends rather than on high-watermark advances.
 import type { RequestOf, ResponseOf } from '../../protocol/api.ts';
 import { ErrorCode } from '../../protocol/errors.ts';
 import { Fetch } from '../../protocol/messages/01-fetch.ts';
@@ -46,7 +47,7 @@ function targetsOf(broker: Broker, req: FetchRequest): Target[] {
       const lookup = broker.partition(t.topic, p.partition);
       let part = lookup.ok ? lookup.partition : null;
       let lookupError: number = lookup.ok ? ErrorCode.NONE : lookup.errorCode;
-      if (replica && part !== null && p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== part.leaderEpoch) {
+      if (replica && part?.replication && p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== part.leaderEpoch) {
         lookupError = p.currentLeaderEpoch < part.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
         part = null;
       }
@@ -57,7 +58,7 @@ function targetsOf(broker: Broker, req: FetchRequest): Target[] {
 }
 
 function readOne(t: Target & { part: Partition }, replicaId: ReplicaId, budget: number): Promise<FetchSlice> {
-  return replicaId >= 0 ? t.part.readForFollower(replicaId, t.fetchOffset, budget) : t.part.read(t.fetchOffset, budget);
+  return replicaId >= 0 && t.part.replication !== null ? t.part.readForFollower(replicaId, t.fetchOffset, budget) : t.part.read(t.fetchOffset, budget);
 }
 
 async function readAll(targets: Target[], responseBytesMax: number, replicaId: ReplicaId): Promise<{ slices: (FetchSlice | null)[]; bytes: number; error: boolean }> {
@@ -97,7 +98,7 @@ function waitForData(broker: Broker, targets: Target[], ms: number, replicaId: R
       if (!t.part) continue;
       // onData also fires when the partition closes, which ends a follower's wait too.
       cancels.push(t.part.onData(done));
-      if (replicaId >= 0) cancels.push(t.part.onFollowerData(done));
+      if (replicaId >= 0 && t.part.replication !== null) cancels.push(t.part.onFollowerData(done));
     }
   });
 }
@@ -121,7 +122,7 @@ export const fetchHandler = defineHandler({
       await waitForData(broker, targets, left, replicaId);
       read = await readAll(targets, responseBytesMax, replicaId);
     }
-    if (replicaId < 0) broker.metrics.fetchedBytes.inc(read.bytes);
+    broker.metrics.fetchedBytes.inc(read.bytes);
     const readCommitted = req.isolationLevel === 1;
     const byTopic = new Map<string, PartitionResponse[]>();
     targets.forEach((t, i) => {

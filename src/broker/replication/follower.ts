@@ -205,7 +205,8 @@ export class FollowerReplica {
       if (placement.kind !== 'append') {
         if (written !== null) await written;
         if (placement.kind === 'gap') {
-          this.o.logger.warn({ topic: this.topic, partition: this.partition, baseOffset: header.baseOffset, logEnd: this.local.logEndOffset() }, 'fetched batch does not continue the log; fetching again');
+          this.o.logger.warn({ topic: this.topic, partition: this.partition, baseOffset: header.baseOffset, logEnd: this.local.logEndOffset() }, 'fetched batch does not continue the log; fetching again after a backoff');
+          this.backoff(this.o.errorBackoffMs);
           break;
         }
         this.o.logger.warn({ topic: this.topic, partition: this.partition, baseOffset: header.baseOffset, logEnd: this.local.logEndOffset(), placement }, 'fetched batch starts inside the log; following the leader');
