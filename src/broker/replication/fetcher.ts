@@ -106,15 +106,14 @@ export class Fetcher {
         continue;
       }
       const applied: Promise<void>[] = [];
-      let bytes = 0;
-      for (const t of answer.res.responses) {
-        for (const p of t.partitions) {
-          const a = answer.asked.get(`${t.topic}\u0000${p.partitionIndex}`);
-          if (!a || !this.replicas.has(a.replica)) continue;
-          const records = p.records === null || Buffer.isBuffer(p.records) ? p.records : Buffer.concat(p.records);
-          bytes += records?.length ?? 0;
-          applied.push(a.replica.apply(a.position, { errorCode: p.errorCode, highWatermark: p.highWatermark, logStartOffset: p.logStartOffset, records }));
-        }
+      const parts = answer.res.responses.flatMap((t) =>
+        t.partitions.map((p) => ({ topic: t.topic, p, records: p.records === null || Buffer.isBuffer(p.records) ? p.records : Buffer.concat(p.records) })),
+      );
+      const bytes = parts.reduce((n, x) => n + (x.records?.length ?? 0), 0);
+      for (const { topic, p, records } of parts) {
+        const a = answer.asked.get(`${topic}\u0000${p.partitionIndex}`);
+        if (!a || !this.replicas.has(a.replica)) continue;
+        applied.push(a.replica.apply(a.position, { errorCode: p.errorCode, highWatermark: p.highWatermark, logStartOffset: p.logStartOffset, records, answerEmpty: bytes === 0 }));
       }
       this.o.onFetched?.(bytes);
       await Promise.all(applied);

@@ -22,7 +22,7 @@
  *
  * The high watermark is stored in the local log's checkpoint every
  * replica.high.watermark.checkpoint.interval.ms and on close: it is where this replica
- * truncates to if it becomes a follower (truncation.ts).
+ * checks its log from if it becomes a follower (truncation.ts).
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../../common/clock.ts';

@@ -53,8 +53,8 @@
  *    indexes rewritten before its log file is truncated and fdatasynced (an index never
  *    points past its segment's end). The caller must not report the log end to anyone
  *    before the call resolves;
- *  - a stored high watermark (`storedHighWatermark`, `checkpointHighWatermark`), the
- *    replication layer's truncation point after a restart.
+ *  - a stored high watermark (`storedHighWatermark`, `checkpointHighWatermark`): where
+ *    the replication layer starts checking this log against a leader's after a restart.
  */
 import * as path from 'node:path';
 import type { Clock } from '../../common/clock.ts';
@@ -801,7 +801,8 @@ export class LocalLog implements PartitionLog {
 
   /**
    * Durably stores the replicated high watermark (capped at the log end): where this
-   * replica truncates to after a restart. Serialized with truncation, which lowers it.
+   * replica starts checking its log against a leader's after a restart. Serialized with
+   * truncation, which lowers it.
    */
   async checkpointHighWatermark(offset: number): Promise<void> {
     this.checkReadable();

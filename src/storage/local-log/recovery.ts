@@ -44,7 +44,7 @@ export const CheckpointFile = {
   RECOVERY_POINT: 'recovery-point.checkpoint',
   /**
    * The replicated high watermark this replica last knew (shared-nothing replication): a
-   * follower truncates to it before it fetches from a leader. Recovery only reads it.
+   * follower checks its log against a new leader's from there. Recovery only reads it.
    */
   HIGH_WATERMARK: 'high-watermark.checkpoint',
 } as const;
